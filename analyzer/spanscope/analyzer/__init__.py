@@ -1,0 +1,48 @@
+"""spanscope's offline trace analyzer: span dumps in, endpoints and N+1 findings out.
+
+    from spanscope.analyzer import analyze, endpoints, load, n_plus_one
+    spans = load("spanscope-traces/")
+    endpoints(spans).to_pandas()
+    n_plus_one(spans)[0].suggestion
+
+Importing this package never imports Django or the OpenTelemetry SDK.
+"""
+
+from spanscope.analyzer.analyses import analyze, endpoints, n_plus_one
+from spanscope.analyzer.diagnostics import Diagnostics, Problem
+from spanscope.analyzer.errors import SpanscopeError
+from spanscope.analyzer.load import LoadResult, load, read
+from spanscope.analyzer.report import (
+    AnalysisReport,
+    CodeLocation,
+    EndpointsResult,
+    EndpointStats,
+    InputStats,
+    NPlusOneFinding,
+    findings_to_arrow,
+)
+from spanscope.analyzer.requests import request_table
+from spanscope.analyzer.schema import SPAN_SCHEMA
+from spanscope.analyzer.sqlnorm import normalize as normalize_sql
+
+__all__ = [
+    "SPAN_SCHEMA",
+    "AnalysisReport",
+    "CodeLocation",
+    "Diagnostics",
+    "EndpointStats",
+    "EndpointsResult",
+    "InputStats",
+    "LoadResult",
+    "NPlusOneFinding",
+    "Problem",
+    "SpanscopeError",
+    "analyze",
+    "endpoints",
+    "findings_to_arrow",
+    "load",
+    "n_plus_one",
+    "normalize_sql",
+    "read",
+    "request_table",
+]

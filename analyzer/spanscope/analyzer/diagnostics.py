@@ -20,10 +20,12 @@ class Problem:
     kind: str  # short stable key, e.g. "invalid-json", "missing-id"
     message: str
     hint: str
+    note: bool = False  # True: informational, no span record was lost
 
     def render(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: skipped: {self.message} (hint: {self.hint})"
+        verb = "note" if self.note else "skipped"
+        return f"{where}: {verb}: {self.message} (hint: {self.hint})"
 
 
 @dataclass
@@ -37,13 +39,26 @@ class Diagnostics:
     max_kept: int = 1000
     _counts: dict[str, int] = field(default_factory=dict)
 
-    def skip(self, path: str, line: int, kind: str, message: str, hint: str, records: int = 1) -> None:
+    def skip(
+        self, path: str, line: int, kind: str, message: str, hint: str, records: int = 1
+    ) -> None:
         if self.strict:
             raise MalformedRecordError(path, line, message, hint)
         self.skipped_records += records
         self._counts[kind] = self._counts.get(kind, 0) + records
         if len(self.problems) < self.max_kept:
             self.problems.append(Problem(path, line, kind, message, hint))
+
+    def note(self, path: str, line: int, kind: str, message: str, hint: str) -> None:
+        """Something worth telling the user that is not a lost span record.
+
+        Log noise before a console dump, an unknown file inside a folder, a truncated
+        compressed stream: reported like a skip, but ``skipped_records`` is not
+        touched and strict mode does not fail on it.
+        """
+        self._counts[kind] = self._counts.get(kind, 0) + 1
+        if len(self.problems) < self.max_kept:
+            self.problems.append(Problem(path, line, kind, message, hint, note=True))
 
     def counts(self) -> dict[str, int]:
         return dict(self._counts)

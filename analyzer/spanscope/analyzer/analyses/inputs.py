@@ -1,0 +1,36 @@
+"""What every analysis accepts: a span table, or files, folders and globs to read."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+import pyarrow as pa
+from spanscope.analyzer.diagnostics import Diagnostics
+
+SpansOrPaths: TypeAlias = pa.Table | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+
+@dataclass(frozen=True)
+class LoadedSpans:
+    """A span table and what reading it cost: the files read and the skipped records."""
+
+    table: pa.Table
+    files: list[str] = field(default_factory=list)
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+
+def read_spans(
+    source: SpansOrPaths, *, input_format: str | None = None, strict: bool = False
+) -> LoadedSpans:
+    """A table as is, or the files, folders and globs in ``source`` read with ``load.read``."""
+    if isinstance(source, pa.Table):
+        return LoadedSpans(source)
+    # Imported here so that analyses on an in-memory table never pay for the readers.
+    from spanscope.analyzer.load import read
+
+    paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    result = read([os.fspath(p) for p in paths], input_format=input_format, strict=strict)
+    return LoadedSpans(result.table, list(result.files), result.diagnostics)

@@ -1,0 +1,93 @@
+"""Opening a dump: transparent gzip/zstd decompression chosen by magic bytes, not suffix.
+
+A killed writer leaves a truncated compressed stream; :func:`read_chunks` then yields
+what could be decompressed and reports the truncation instead of failing the file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO, Final, cast
+
+import zstandard
+from spanscope.analyzer.diagnostics import Diagnostics
+from spanscope.analyzer.errors import UnreadableInputError
+
+GZIP_MAGIC: Final = b"\x1f\x8b"
+ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
+HEAD_BYTES: Final = 64 * 1024
+# Decompressors lose the output of a read() call that hits a truncated stream, so
+# compressed input is read in small pieces: a killed writer costs at most this much.
+_COMPRESSED_PIECE: Final = 256 * 1024
+_DECOMPRESSION_ERRORS: Final = (EOFError, OSError, zlib.error, zstandard.ZstdError)
+
+
+@contextmanager
+def open_decompressed(path: str) -> Iterator[tuple[IO[bytes], bool]]:
+    """``path`` opened for reading bytes, decompressed if it is gzip or zstd (then True)."""
+    try:
+        raw = open(path, "rb")  # noqa: SIM115 -- closed below, after the wrapper
+    except OSError as err:
+        raise UnreadableInputError(
+            f"cannot open {path}: {err.strerror}", "check the path and its permissions"
+        ) from None
+    try:
+        magic = raw.read(4)
+        raw.seek(0)
+        if magic.startswith(GZIP_MAGIC):
+            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                yield cast(IO[bytes], stream), True
+        elif magic == ZSTD_MAGIC:
+            with zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True) as stream:
+                yield stream, True
+        else:
+            yield raw, False
+    finally:
+        raw.close()
+
+
+def read_head(path: str, size: int = HEAD_BYTES) -> bytes:
+    """The first ``size`` decompressed bytes (fewer if the file is shorter or damaged)."""
+    with open_decompressed(path) as (stream, compressed):
+        head = b""
+        try:
+            while len(head) < size:
+                data = stream.read(min(size - len(head), _COMPRESSED_PIECE if compressed else size))
+                if not data:
+                    break
+                head += data
+        except _DECOMPRESSION_ERRORS as err:
+            if not head:
+                raise UnreadableInputError(
+                    f"{path}: compressed data is corrupt or truncated ({err})",
+                    "check the file; a writer killed at once leaves nothing to read",
+                ) from None
+        return head
+
+
+def read_chunks(path: str, chunk_size: int, diagnostics: Diagnostics) -> Iterator[bytes]:
+    """Decompressed bytes in pieces of at most ``chunk_size``."""
+    with open_decompressed(path) as (stream, compressed):
+        piece = min(chunk_size, _COMPRESSED_PIECE) if compressed else chunk_size
+        while True:
+            try:
+                data = stream.read(piece)
+            except _DECOMPRESSION_ERRORS as err:
+                diagnostics.note(
+                    path,
+                    0,
+                    "truncated-file",
+                    f"compressed data ends early or is corrupt ({err}); the rest of the file is lost",
+                    "the writer was probably killed mid-write; everything before the damage was read",
+                )
+                return
+            if not data:
+                return
+            yield data
+
+
+def read_all(path: str, diagnostics: Diagnostics) -> bytes:
+    return b"".join(read_chunks(path, 16 * 1024 * 1024, diagnostics))

@@ -1,0 +1,100 @@
+"""``--format json``: one JSON object, schema version 1.
+
+Every float is rounded to 3 decimals; times are milliseconds.  Keys may be added
+in a later version of the same ``schema_version``; a key is never removed or
+renamed without bumping it.
+
+Top level
+    ``schema_version`` (str)
+        ``"1"``.
+    ``spanscope_version`` (str)
+        The spanscope release that wrote the report.
+    ``options`` (object)
+        ``min_repeats`` (int): the N+1 threshold used.
+    ``input`` (object)
+        ``files`` (int): files read (0 when a table was analysed directly);
+        ``spans`` (int): spans analysed, after de-duplication;
+        ``traces`` (int): distinct trace ids;
+        ``skipped_records`` (int): records that could not be read (reported on stderr).
+    ``endpoints`` (array)
+        One object per endpoint, sorted by ``total_ms`` descending:
+
+        ``endpoint`` (str): ``"GET books/"`` -- HTTP method and Django route;
+        ``"GET (no route)"`` for requests that matched no route (404s);
+        ``requests`` (int): server spans; ``errors`` (int): those with HTTP status
+        >= 500 or span status Error;
+        ``mean_ms``, ``p50_ms``, ``p90_ms``, ``p95_ms``, ``p99_ms``, ``max_ms`` (float):
+        request duration statistics, exact (linearly interpolated) percentiles;
+        ``total_ms`` (float): sum of request durations;
+        ``db_ms`` (float): mean per request of the time covered by DB spans (overlapping
+        queries counted once);
+        ``app_ms`` (float): mean per request of the time covered by no child span;
+        ``queries_per_request`` (float): mean number of DB spans per request.
+    ``n_plus_one`` (array)
+        One object per finding, sorted by ``wasted_ms`` descending:
+
+        ``endpoint`` (str); ``statement`` (str): the normalized SQL template
+        (literals and placeholders as ``?``);
+        ``parent`` (str | null): name of the span the repeated queries run under;
+        ``repeats`` (int): the count under one parent in the worst affected request;
+        ``requests`` (int): requests in which the pattern occurs;
+        ``wasted_ms`` (float): summed over those requests, the time covered by the
+        repeated queries minus one query's mean time;
+        ``example_trace_id`` (str): the worst affected request's trace;
+        ``code`` (object | null): ``{"file": str, "line": int | null,
+        "function": str | null}``, the most common code location of the queries;
+        ``relation`` (str | null): the ORM relation lazily loaded, e.g.
+        ``"inventory.Book.author"``; ``relation_kind`` (str | null): ``forward_fk``,
+        ``one_to_one``, ``reverse_one_to_one``, ``reverse_fk``, ``many_to_many`` or
+        ``generic``; ``lookup`` (str | null): the lookup name;
+        ``suggestion`` (str | null): the fix, e.g. ``select_related("author")``
+        or ``prefetch_related("book_set")``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, Final, TextIO
+
+from spanscope.analyzer.render.registry import register
+from spanscope.analyzer.report import AnalysisReport
+
+SCHEMA_VERSION: Final = "1"
+DECIMALS: Final = 3
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, DECIMALS)
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value
+
+
+def report_document(report: AnalysisReport) -> dict[str, Any]:
+    """The JSON document as Python data (see the module docstring)."""
+    data = report.to_dict()
+    document: dict[str, Any] = _rounded(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "spanscope_version": data["spanscope_version"],
+            "options": data["options"],
+            "input": data["input"],
+            "endpoints": data["endpoints"],
+            "n_plus_one": data["n_plus_one"],
+        }
+    )
+    return document
+
+
+@register
+class JsonRenderer:
+    name: ClassVar[str] = "json"
+    suffixes: ClassVar[tuple[str, ...]] = (".json",)
+
+    def render(self, report: AnalysisReport, out: TextIO, *, color: bool) -> None:
+        # allow_nan=False: a NaN would make the output unparsable for strict readers.
+        json.dump(report_document(report), out, indent=2, ensure_ascii=False, allow_nan=False)
+        out.write("\n")

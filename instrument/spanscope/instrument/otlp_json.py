@@ -1,0 +1,272 @@
+"""Encode SDK spans as one OTLP/JSON ``TracesData`` line, as the Collector's ``file`` exporter writes.
+
+Shape (the protobuf JSON mapping the Collector uses): lowerCamel keys in proto
+field order, hex trace/span ids, 64-bit integers as decimal strings, enums as
+integers, attributes as ``AnyValue`` objects, fields holding their default value
+left out except ``parentSpanId`` (``""`` for a root) and ``status`` (``{}`` when
+unset), which Collector-written files carry (see the Collector-written samples
+in the tests).  ``flags`` is 256 (or 768 for a remote parent), as the SDK's OTLP
+exporters send it.
+
+Why hand-written, and why straight to text: ``opentelemetry-exporter-otlp-json-common``
+builds message objects, converts them with ``to_dict()`` and then ``json.dumps``
+them.  Measured on the 2-core development machine, one batch of 1,001 spans
+(a server span and 1,000 DB spans with five attributes), ``json`` included, best
+of 5: upstream encoder 43-98 µs per span, a plain dict builder + ``json`` 28-52
+µs, this module's direct string building 18-26 µs (every string still escaped by
+the stdlib's C ``encode_basestring``).  Absolute numbers swing by ±40 % between
+runs on that machine; the 2-2.4x ratio to upstream does not.  The export thread
+holds the GIL while encoding, so this is time taken from request threads.
+Values that are not plain scalars (arrays, mappings, subclasses) take the
+slower dict route through :func:`any_value`; a test checks both routes agree.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from json.encoder import encode_basestring as _quote  # C-accelerated, keeps UTF-8 as is
+from typing import Any
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext
+
+JSONObject = dict[str, Any]
+
+# Span.flags bits from opentelemetry-proto (SpanFlags).
+_HAS_IS_REMOTE = 0x100
+_IS_REMOTE = 0x200
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
+def _double(value: float) -> float | str:
+    # proto3 JSON spells non-finite doubles as strings; json would write NaN.
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def _bytes_value(value: bytes | bytearray) -> JSONObject:
+    return {"bytesValue": base64.b64encode(value).decode("ascii")}
+
+
+def any_value(value: object) -> JSONObject:
+    """One attribute value as an OTLP ``AnyValue`` object (the general, slower route)."""
+    # bool before int: bool is a subclass of int.
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(int(value))}
+    if isinstance(value, float):
+        return {"doubleValue": _double(float(value))}
+    if isinstance(value, str):
+        return {"stringValue": str(value)}
+    if isinstance(value, (bytes, bytearray)):
+        return _bytes_value(value)
+    if isinstance(value, Mapping):
+        return {
+            "kvlistValue": {
+                "values": [{"key": str(k), "value": any_value(v)} for k, v in value.items()]
+            }
+        }
+    if isinstance(value, Sequence):
+        return {"arrayValue": {"values": [any_value(item) for item in value]}}
+    if value is None:
+        return {}
+    return {"stringValue": str(value)}
+
+
+def _float_json(value: float) -> str:
+    return (
+        '{"doubleValue":'
+        + (repr(value) if math.isfinite(value) else _quote(str(_double(value))))
+        + "}"
+    )
+
+
+# Exact-type registry of the scalar types attributes almost always hold.
+_SCALAR_JSON: dict[type, Callable[[Any], str]] = {
+    str: lambda v: '{"stringValue":' + _quote(v) + "}",
+    int: lambda v: '{"intValue":"' + str(v) + '"}',
+    bool: lambda v: '{"boolValue":true}' if v else '{"boolValue":false}',
+    float: _float_json,
+}
+
+
+def value_json(value: object) -> str:
+    """One attribute value as ``AnyValue`` JSON text."""
+    scalar = _SCALAR_JSON.get(type(value))
+    return scalar(value) if scalar is not None else _dumps(any_value(value))
+
+
+def key_values_json(attributes: Mapping[str, object]) -> str:
+    return (
+        "["
+        + ",".join(
+            '{"key":' + _quote(key) + ',"value":' + value_json(value) + "}"
+            for key, value in attributes.items()
+        )
+        + "]"
+    )
+
+
+def _flags(context: SpanContext | None) -> int:
+    if context is not None and context.is_remote:
+        return _HAS_IS_REMOTE | _IS_REMOTE
+    return _HAS_IS_REMOTE
+
+
+def _trace_state_json(context: SpanContext) -> str:
+    state = context.trace_state
+    return ',"traceState":' + _quote(state.to_header()) if state else ""
+
+
+def _event_json(event: Event) -> str:
+    out = '{"timeUnixNano":"' + str(event.timestamp) + '","name":' + _quote(event.name)
+    if event.attributes:
+        out += ',"attributes":' + key_values_json(event.attributes)
+    if event.dropped_attributes:
+        out += ',"droppedAttributesCount":' + str(event.dropped_attributes)
+    return out + "}"
+
+
+def _link_json(link: Link) -> str:
+    context = link.context
+    out = f'{{"traceId":"{context.trace_id:032x}","spanId":"{context.span_id:016x}"'
+    out += _trace_state_json(context)
+    if link.attributes:
+        out += ',"attributes":' + key_values_json(link.attributes)
+    if link.dropped_attributes:
+        out += ',"droppedAttributesCount":' + str(link.dropped_attributes)
+    return out + ',"flags":' + str(_flags(context)) + "}"
+
+
+def _status_json(span: ReadableSpan) -> str:
+    status = span.status
+    parts = []
+    if status.description:
+        parts.append('"message":' + _quote(status.description))
+    if status.status_code.value:  # the SDK's StatusCode values equal the OTLP enum
+        parts.append('"code":' + str(status.status_code.value))
+    return "{" + ",".join(parts) + "}"
+
+
+def span_json(span: ReadableSpan) -> str:
+    """One span as OTLP/JSON ``Span`` text."""
+    context = span.context
+    parent = span.parent
+    out = (
+        f'{{"traceId":"{context.trace_id:032x}","spanId":"{context.span_id:016x}"'
+        + _trace_state_json(context)
+        + (
+            f',"parentSpanId":"{parent.span_id:016x}"'
+            if parent is not None
+            else ',"parentSpanId":""'
+        )
+        + ',"flags":'
+        + str(_flags(parent))
+        + ',"name":'
+        + _quote(span.name)
+        # The SDK's SpanKind counts from INTERNAL=0; OTLP reserves 0 for UNSPECIFIED.
+        + ',"kind":'
+        + str(span.kind.value + 1)
+        + ',"startTimeUnixNano":"'
+        + str(span.start_time or 0)
+        + '","endTimeUnixNano":"'
+        + str(span.end_time or 0)
+        + '"'
+    )
+    attributes = span.attributes
+    if attributes:
+        out += ',"attributes":' + key_values_json(attributes)
+    if span.dropped_attributes:
+        out += ',"droppedAttributesCount":' + str(span.dropped_attributes)
+    events = span.events
+    if events:
+        out += ',"events":[' + ",".join(_event_json(event) for event in events) + "]"
+    if span.dropped_events:
+        out += ',"droppedEventsCount":' + str(span.dropped_events)
+    links = span.links
+    if links:
+        out += ',"links":[' + ",".join(_link_json(link) for link in links) + "]"
+    if span.dropped_links:
+        out += ',"droppedLinksCount":' + str(span.dropped_links)
+    return out + ',"status":' + _status_json(span) + "}"
+
+
+def _resource_json(resource: Resource) -> str:
+    if not resource.attributes:
+        return "{}"
+    return '{"attributes":' + key_values_json(resource.attributes) + "}"
+
+
+def _scope_json(scope: InstrumentationScope | None) -> str:
+    if scope is None:
+        return "{}"
+    parts = []
+    if scope.name:
+        parts.append('"name":' + _quote(scope.name))
+    if scope.version:
+        parts.append('"version":' + _quote(scope.version))
+    if scope.attributes:
+        parts.append('"attributes":' + key_values_json(scope.attributes))
+    return "{" + ",".join(parts) + "}"
+
+
+def _schema_url_json(schema_url: str | None) -> str:
+    return ',"schemaUrl":' + _quote(schema_url) if schema_url else ""
+
+
+def encode_line(spans: Sequence[ReadableSpan]) -> bytes:
+    """One export batch as one newline-terminated UTF-8 ``TracesData`` line.
+
+    Spans are grouped by resource, then by instrumentation scope, keeping the
+    order in which each group first appears.
+    """
+    # Keyed by identity: all spans of one TracerProvider share its Resource
+    # object and each tracer's scope object, while Resource.__hash__ serialises
+    # every attribute on each call.
+    groups: dict[
+        int, tuple[Resource, dict[int, tuple[InstrumentationScope | None, list[str]]]]
+    ] = {}
+    for span in spans:
+        resource = span.resource
+        group = groups.get(id(resource))
+        if group is None:
+            group = groups[id(resource)] = (resource, {})
+        scope = span.instrumentation_scope
+        bucket = group[1].get(id(scope))
+        if bucket is None:
+            bucket = group[1][id(scope)] = (scope, [])
+        bucket[1].append(span_json(span))
+    resource_spans = []
+    for resource, scopes in groups.values():
+        scope_spans = [
+            '{"scope":'
+            + _scope_json(scope)
+            + ',"spans":['
+            + ",".join(encoded)
+            + "]"
+            + _schema_url_json(scope.schema_url if scope is not None else None)
+            + "}"
+            for scope, encoded in scopes.values()
+        ]
+        resource_spans.append(
+            '{"resource":'
+            + _resource_json(resource)
+            + ',"scopeSpans":['
+            + ",".join(scope_spans)
+            + "]"
+            + _schema_url_json(resource.schema_url)
+            + "}"
+        )
+    text = '{"resourceSpans":[' + ",".join(resource_spans) + "]}\n"
+    # A lone surrogate in some attribute must not lose the whole batch.
+    return text.encode("utf-8", "replace")

@@ -1,0 +1,99 @@
+"""Fixtures for spanscope.instrument: a traced in-process Django project on SQLite.
+
+Django settings are process-global, so the project is configured once per test
+session; each test gets an empty in-memory span exporter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from spanscope.instrument import relations
+from spanscope.instrument.processor import SpanscopeSpanProcessor
+
+HERE = Path(__file__).resolve().parent
+
+
+class TracedDjango:
+    """Handle on the traced test project: its span exporter and its models module."""
+
+    def __init__(self, exporter: InMemorySpanExporter, provider: TracerProvider) -> None:
+        self.exporter = exporter
+        self.provider = provider
+
+    def db_spans(self) -> list[ReadableSpan]:
+        return [
+            s
+            for s in self.exporter.get_finished_spans()
+            if s.attributes and "db.statement" in s.attributes
+        ]
+
+
+@pytest.fixture(scope="session")
+def _traced_django_session(tmp_path_factory: pytest.TempPathFactory) -> TracedDjango:
+    import django
+    from django.conf import settings
+
+    # Before django.setup(), as under opentelemetry-instrument: relation managers
+    # are built lazily from the patched factories.
+    assert relations.install()
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False,  # DEBUG adds a "SELECT QUOTE(?)" query per query on SQLite
+            DATABASES={
+                "default": {
+                    "ENGINE": "django.db.backends.sqlite3",
+                    "NAME": str(tmp_path_factory.mktemp("db") / "test.sqlite3"),
+                }
+            },
+            INSTALLED_APPS=["spanscope_testapp.apps.InventoryConfig"],
+            USE_TZ=True,
+        )
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SpanscopeSpanProcessor())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    SQLite3Instrumentor().instrument(tracer_provider=provider)
+    django.setup()
+
+    from django.db import connection
+    from spanscope_testapp import models
+
+    with connection.schema_editor() as editor:
+        for model in (
+            models.Publisher,
+            models.Author,
+            models.AuthorProfile,
+            models.Tag,
+            models.Book,
+        ):
+            editor.create_model(model)
+    _seed(models)
+    return TracedDjango(exporter, provider)
+
+
+def _seed(models: object) -> None:
+    m = models
+    publishers = [m.Publisher.objects.create(name=f"Publisher {i}") for i in range(2)]  # type: ignore[attr-defined]
+    tags = [m.Tag.objects.create(name=f"tag {i}") for i in range(3)]  # type: ignore[attr-defined]
+    for a in range(3):
+        author = m.Author.objects.create(name=f"Author {a}")  # type: ignore[attr-defined]
+        m.AuthorProfile.objects.create(author=author, bio=f"bio {a}")  # type: ignore[attr-defined]
+        for b in range(2):
+            book = m.Book.objects.create(  # type: ignore[attr-defined]
+                title=f"Book {a}.{b}", author=author, publisher=publishers[b]
+            )
+            book.tags.set(tags[: b + 1])
+
+
+@pytest.fixture
+def traced_django(_traced_django_session: TracedDjango) -> Iterator[TracedDjango]:
+    _traced_django_session.exporter.clear()
+    yield _traced_django_session
+    _traced_django_session.exporter.clear()

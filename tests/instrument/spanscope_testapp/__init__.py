@@ -1,0 +1,1 @@
+"""A tiny Django app (label ``inventory``) with every relation kind spanscope names."""

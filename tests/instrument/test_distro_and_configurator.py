@@ -1,0 +1,104 @@
+"""The distro supplies defaults only; the configurator builds spanscope's pipeline."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from spanscope.instrument.distro import SpanscopeDistro
+
+
+@pytest.fixture
+def clean_otel_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in list(os.environ):
+        if name.startswith("OTEL_"):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_distro_defaults_to_spanscope_file_exporter_and_no_metrics_or_logs(
+    clean_otel_env: pytest.MonkeyPatch,
+) -> None:
+    SpanscopeDistro().configure()
+
+    assert os.environ["OTEL_TRACES_EXPORTER"] == "spanscope_file"
+    assert os.environ["OTEL_METRICS_EXPORTER"] == "none"
+    assert os.environ["OTEL_LOGS_EXPORTER"] == "none"
+    assert os.environ["OTEL_PYTHON_CONFIGURATOR"] == "spanscope"
+
+
+def test_users_otel_settings_win_over_distro_defaults(clean_otel_env: pytest.MonkeyPatch) -> None:
+    clean_otel_env.setenv("OTEL_TRACES_EXPORTER", "otlp")
+    clean_otel_env.setenv("OTEL_METRICS_EXPORTER", "console")
+
+    SpanscopeDistro().configure()
+
+    assert os.environ["OTEL_TRACES_EXPORTER"] == "otlp"
+    assert os.environ["OTEL_METRICS_EXPORTER"] == "console"
+
+
+# The configurator sets the process-global tracer provider, so it runs in a child.
+_PIPELINE_PROBE = textwrap.dedent(
+    """
+    import json
+    from opentelemetry import trace
+    from spanscope.instrument.configurator import SpanscopeConfigurator
+
+    SpanscopeConfigurator().configure(auto_instrumentation_version="test")
+    provider = trace.get_tracer_provider()
+    out = []
+    for p in provider._active_span_processor._span_processors:
+        batch = getattr(p, "_batch_processor", None)
+        out.append({
+            "processor": type(p).__name__,
+            "exporter": type(batch._exporter).__name__ if batch else None,
+            "delay_ms": batch._schedule_delay * 1000 if batch else None,
+            "queue": batch._max_queue_size if batch else None,
+        })
+    print(json.dumps(out))
+    """
+)
+
+
+def configured_pipeline(tmp_path: Path, **env: str) -> list[dict[str, object]]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    environment.update(env, SPANSCOPE_TRACES_DIR=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-c", _PIPELINE_PROBE],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_enrichment_runs_first_then_one_batch_processor_per_exporter(tmp_path: Path) -> None:
+    pipeline = configured_pipeline(tmp_path, OTEL_TRACES_EXPORTER="spanscope_file,otlp")
+
+    assert [p["processor"] for p in pipeline] == [
+        "SpanscopeSpanProcessor",
+        "BatchSpanProcessor",
+        "BatchSpanProcessor",
+    ]
+    assert [p["exporter"] for p in pipeline[1:]] == ["OTLPJsonFileSpanExporter", "OTLPSpanExporter"]
+    assert {p["delay_ms"] for p in pipeline[1:]} == {2000}
+    assert {p["queue"] for p in pipeline[1:]} == {8192}
+
+
+def test_users_batch_settings_win(tmp_path: Path) -> None:
+    pipeline = configured_pipeline(
+        tmp_path,
+        OTEL_TRACES_EXPORTER="spanscope_file",
+        OTEL_BSP_SCHEDULE_DELAY="500",
+        OTEL_BSP_MAX_QUEUE_SIZE="1000",
+    )
+
+    assert pipeline[1]["delay_ms"] == 500
+    assert pipeline[1]["queue"] == 1000
