@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from spanscope.analyzer import cli as cli_module
+from spanscope.analyzer.cli import analyze as cli_module
 from spanscope.analyzer.cli import cli
 
-BOOKS_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "django_books_nplus1.jsonl"
-needs_sample = pytest.mark.skipif(not BOOKS_SAMPLE.exists(), reason="books sample dump not present")
+BOOKS_SAMPLE = (
+    Path(__file__).resolve().parents[1] / "data" / "samples" / "django_books_nplus1.jsonl"
+)
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -22,7 +23,6 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-@needs_sample
 def test_terminal_report_names_the_n_plus_one_queries() -> None:
     code, out, err = run("analyze", str(BOOKS_SAMPLE))
     assert code == 0, err
@@ -31,7 +31,6 @@ def test_terminal_report_names_the_n_plus_one_queries() -> None:
     assert err == ""
 
 
-@needs_sample
 def test_json_format_prints_one_parsable_object() -> None:
     code, out, _ = run("analyze", str(BOOKS_SAMPLE), "--format", "json")
     assert code == 0
@@ -40,7 +39,6 @@ def test_json_format_prints_one_parsable_object() -> None:
     assert [f["repeats"] for f in document["n_plus_one"]] == [200, 200]
 
 
-@needs_sample
 def test_output_file_with_json_suffix_gets_json(tmp_path: Path) -> None:
     target = tmp_path / "report.json"
     code, out, _ = run("analyze", str(BOOKS_SAMPLE), "-o", str(target))
@@ -49,14 +47,12 @@ def test_output_file_with_json_suffix_gets_json(tmp_path: Path) -> None:
     assert json.loads(target.read_text())["schema_version"] == "1"
 
 
-@needs_sample
 def test_min_repeats_above_the_pattern_hides_it() -> None:
     code, out, _ = run("analyze", str(BOOKS_SAMPLE), "--format", "json", "--min-repeats", "201")
     assert code == 0
     assert json.loads(out)["n_plus_one"] == []
 
 
-@needs_sample
 def test_malformed_line_is_reported_on_stderr_and_counted(tmp_path: Path) -> None:
     dump = tmp_path / "dump.jsonl"
     dump.write_text(BOOKS_SAMPLE.read_text() + "{not json\n")
@@ -68,7 +64,6 @@ def test_malformed_line_is_reported_on_stderr_and_counted(tmp_path: Path) -> Non
     assert lines[-1] == "spanscope: skipped 1 unreadable record(s); the rest was analysed"
 
 
-@needs_sample
 def test_strict_mode_fails_on_the_first_bad_record(tmp_path: Path) -> None:
     dump = tmp_path / "dump.jsonl"
     dump.write_text(BOOKS_SAMPLE.read_text() + "{not json\n")
@@ -112,7 +107,6 @@ def test_version_option_prints_the_package_version() -> None:
     assert out.startswith("spanscope, version ")
 
 
-@needs_sample
 def test_installed_console_script_runs_as_a_real_process() -> None:
     script = shutil.which("spanscope", path=str(Path(sys.executable).parent))
     assert script is not None, "the spanscope console script is not installed"

@@ -28,7 +28,9 @@ EXPECTED = {
 
 
 def test_every_sample_file_is_covered() -> None:
-    assert sorted(EXPECTED) == sorted(path.name for path in SAMPLES.iterdir() if path.suffix != ".md")
+    assert sorted(EXPECTED) == sorted(
+        path.name for path in SAMPLES.iterdir() if path.suffix != ".md"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

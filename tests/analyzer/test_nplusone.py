@@ -18,7 +18,9 @@ AUTHOR_TEMPLATE = (
 )
 AUTHOR = Relation("inventory.Book.author", "forward_fk", "author")
 LOOP = Code("/srv/app/inventory/views.py", 14, "book_list")
-BOOKS_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "django_books_nplus1.jsonl"
+BOOKS_SAMPLE = (
+    Path(__file__).resolve().parents[1] / "data" / "samples" / "django_books_nplus1.jsonl"
+)
 
 
 def books_request(b: SpanBuilder, *, books: int, start_ms: float = 0, **kwargs: object) -> SpanRef:
@@ -174,7 +176,6 @@ def test_db_spans_outside_any_request_are_ignored() -> None:
     assert n_plus_one(b.table()) == []
 
 
-@pytest.mark.skipif(not BOOKS_SAMPLE.exists(), reason="books sample dump not present")
 def test_books_sample_has_the_author_and_publisher_n_plus_one_with_200_repeats() -> None:
     findings = n_plus_one(BOOKS_SAMPLE)
     assert sorted((f.endpoint, f.repeats, f.requests) for f in findings) == [
