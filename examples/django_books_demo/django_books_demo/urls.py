@@ -1,0 +1,10 @@
+"""URL routes of the books demo (the article's two, plus the fixed twin)."""
+
+from django.urls import path
+from inventory.views import books, books_fixed, home
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("books/", books, name="books"),
+    path("books/fixed/", books_fixed, name="books-fixed"),
+]
