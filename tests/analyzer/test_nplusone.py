@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from spanbuilder import Code, Relation, SpanBuilder, SpanRef
 from spanscope.analyzer import n_plus_one
@@ -73,12 +74,75 @@ def test_interleaved_spans_do_not_break_the_pattern() -> None:
     }
 
 
-def test_repeats_under_different_parents_are_not_merged() -> None:
+def test_repeats_spread_over_sibling_spans_are_one_request_level_finding() -> None:
     b = SpanBuilder()
     req = b.request(duration_ms=100)
-    for i in range(3):
-        render = b.span(req, f"render row {i}", layer="template", start_ms=i * 30, duration_ms=25)
-        b.queries(render, AUTHOR_SQL, count=3, start_ms=i * 30 + 1, each_ms=1)
+    for i in range(3):  # one {% include %} render per row, each running the query
+        render = b.span(req, "render row.html", layer="template", start_ms=i * 30, duration_ms=25)
+        b.queries(render, AUTHOR_SQL, count=2, start_ms=i * 30 + 1, each_ms=1)
+    (finding,) = n_plus_one(b.table())
+    assert (finding.level, finding.repeats, finding.parent) == ("request", 6, "render row.html")
+
+
+def test_too_few_repeats_spread_over_siblings_are_not_an_n_plus_one() -> None:
+    b = SpanBuilder()
+    req = b.request(duration_ms=100)
+    for i in range(2):
+        render = b.span(req, "render row.html", layer="template", start_ms=i * 30, duration_ms=25)
+        b.queries(render, AUTHOR_SQL, count=2, start_ms=i * 30 + 1, each_ms=1)
+    assert n_plus_one(b.table()) == []
+
+
+def test_spans_of_a_parent_level_group_are_not_reported_again_at_request_level() -> None:
+    b = SpanBuilder()
+    req = b.request(duration_ms=200)
+    loop = b.span(req, "render list.html", layer="template", start_ms=0, duration_ms=100)
+    b.queries(loop, AUTHOR_SQL, count=6, start_ms=1, each_ms=1)
+    b.queries(req, AUTHOR_SQL, count=3, start_ms=120, each_ms=1)  # 9 in the request
+    (finding,) = n_plus_one(b.table())
+    assert (finding.level, finding.repeats, finding.parent) == ("parent", 6, "render list.html")
+
+
+def test_overlapping_async_repeats_are_found_and_waste_only_their_union() -> None:
+    b = SpanBuilder()
+    req = b.request(duration_ms=100)
+    for i in range(6):  # six 10 ms queries started 1 ms apart: covering 15 ms together
+        b.query(req, AUTHOR_SQL, start_ms=10 + i, duration_ms=10)
+    (finding,) = n_plus_one(b.table())
+    assert finding.repeats == 6
+    assert finding.wasted_ms == pytest.approx(15 - 10)
+
+
+def test_nested_n_plus_one_is_reported_at_each_level() -> None:
+    b = SpanBuilder()
+    req = b.request(duration_ms=1000)
+    for author in range(5):  # outer loop: one books query per author ...
+        start = author * 100
+        b.query(
+            req,
+            'SELECT * FROM "book" WHERE author_id = {i}'.replace("{i}", str(author)),
+            start_ms=start,
+            duration_ms=1,
+        )
+        row = b.span(
+            req, "render author.html", layer="template", start_ms=start + 2, duration_ms=90
+        )
+        # ... and inside each author's render, one publisher query per book
+        b.queries(
+            row, 'SELECT * FROM "publisher" WHERE id = {i}', count=7, start_ms=start + 3, each_ms=1
+        )
+    found = {(f.statement, f.level, f.parent, f.repeats) for f in n_plus_one(b.table())}
+    assert found == {
+        ('SELECT * FROM "book" WHERE author_id = ?', "parent", "GET books/", 5),
+        ('SELECT * FROM "publisher" WHERE id = ?', "parent", "render author.html", 7),
+    }
+
+
+def test_different_statements_under_one_parent_are_not_an_n_plus_one() -> None:
+    b = SpanBuilder()
+    req = b.request(duration_ms=100)
+    for i in range(8):
+        b.query(req, f'SELECT * FROM "table_{i}" WHERE id = 1', start_ms=i * 2, duration_ms=1)
     assert n_plus_one(b.table()) == []
 
 
@@ -185,3 +249,14 @@ def test_books_sample_has_the_author_and_publisher_n_plus_one_with_200_repeats()
     statements = sorted(f.statement for f in findings)
     assert '"books_author"' in statements[0]
     assert '"books_publisher"' in statements[1]
+
+
+def test_a_table_in_several_chunks_groups_like_one() -> None:
+    b = SpanBuilder()
+    books_request(b, books=6)
+    whole = b.table()
+    # e.g. two dump files: the request's queries are split between them
+    table = pa.concat_tables([whole.slice(0, 4), whole.slice(4)])
+    assert table.column("db_statement").num_chunks == 2
+    (finding,) = n_plus_one(table)
+    assert (finding.statement, finding.repeats) == (AUTHOR_TEMPLATE, 6)

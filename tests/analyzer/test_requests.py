@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from spanbuilder import SpanBuilder
 from spanscope.analyzer.errors import UsageError
@@ -172,3 +173,95 @@ def test_a_table_without_the_derived_columns_is_rejected_with_a_hint() -> None:
     table = SpanBuilder().table().drop_columns(["layer"])
     with pytest.raises(UsageError, match=r"layer.*hint: pass the table returned by"):
         request_table(table)
+
+
+def test_self_time_by_layer_subtracts_each_span_s_children() -> None:
+    b = SpanBuilder()
+    req = b.request(duration_ms=100)
+    render = b.span(req, "render books.html", layer="template", start_ms=50, duration_ms=40)
+    b.query(render, "SELECT 1", start_ms=60, duration_ms=10)
+    b.span(render, "cache get", layer="cache", start_ms=75, duration_ms=5)
+    b.span(req, "GET api", kind="Client", layer="http", start_ms=10, duration_ms=20)
+    row = only_row(b)
+    assert row["template_self_ms"] == pytest.approx(40 - 10 - 5)
+    assert (row["db_self_ms"], row["cache_self_ms"], row["http_self_ms"]) == pytest.approx(
+        (10.0, 5.0, 20.0)
+    )
+    assert row["app_ms"] == pytest.approx(100 - 40 - 20)
+    assert (row["template_calls"], row["db_calls"], row["cache_calls"], row["http_calls"]) == (
+        1,
+        1,
+        1,
+        1,
+    )
+
+
+def test_layers_add_up_to_the_request_duration_without_concurrency() -> None:
+    b = SpanBuilder()
+    req = b.request(duration_ms=100)
+    view = b.span(req, "view", start_ms=5, duration_ms=80)
+    b.query(view, "SELECT 1", start_ms=10, duration_ms=30)
+    b.span(view, "publish", kind="Producer", start_ms=50, duration_ms=10)
+    row = only_row(b)
+    layers = ("db", "cache", "template", "http", "other")
+    total = row["app_ms"] + sum(row[f"{layer}_self_ms"] for layer in layers)
+    assert total == pytest.approx(row["duration_ms"])
+    assert row["other_self_ms"] == pytest.approx((80 - 30 - 10) + 10)
+
+
+def test_concurrent_children_are_subtracted_once_from_their_parent() -> None:
+    b = SpanBuilder()
+    req = b.request(duration_ms=100)
+    b.span(req, "GET a", kind="Client", layer="http", start_ms=10, duration_ms=50)
+    b.span(req, "GET b", kind="Client", layer="http", start_ms=20, duration_ms=50)
+    row = only_row(b)
+    assert row["app_ms"] == pytest.approx(100 - 60)
+    assert row["http_self_ms"] == pytest.approx(100.0)  # each call keeps its own time
+
+
+def test_a_grandchild_outside_its_parent_is_clipped_into_it() -> None:
+    b = SpanBuilder()
+    req = b.request(duration_ms=100)
+    render = b.span(req, "render", layer="template", start_ms=10, duration_ms=20)
+    b.query(render, "SELECT 1", start_ms=25, duration_ms=30)  # ends 25 ms after its parent
+    row = only_row(b)
+    assert row["db_ms"] == pytest.approx(5.0)
+    assert row["template_self_ms"] == pytest.approx(15.0)
+    assert row["app_ms"] == pytest.approx(80.0)
+
+
+def test_a_nested_request_is_not_subtracted_from_the_client_call_that_made_it() -> None:
+    b = SpanBuilder()
+    outer = b.request("GET", "front/", duration_ms=100)
+    call = b.span(outer, "GET", kind="Client", layer="http", start_ms=10, duration_ms=50)
+    b.request("GET", "api/", start_ms=15, duration_ms=40, parent=call)
+    front = {row["endpoint"]: row for row in rows(b)}["GET front/"]
+    assert front["http_self_ms"] == pytest.approx(50.0)
+
+
+def test_ids_that_are_not_hex_are_resolved_exactly_too() -> None:
+    b = SpanBuilder()
+    req = b.request(duration_ms=100)
+    b.query(req, "SELECT 1", start_ms=1, duration_ms=10)
+    table = b.table()
+    renamed = {"TraceId": "trace-one", "SpanId": None, "ParentSpanId": None}
+    ids = {old: f"span-{i}" for i, old in enumerate(table.column("SpanId").to_pylist())}
+    ids[""] = ""
+    columns = {
+        "TraceId": [renamed["TraceId"]] * table.num_rows,
+        "SpanId": [ids[v] for v in table.column("SpanId").to_pylist()],
+        "ParentSpanId": [ids[v] for v in table.column("ParentSpanId").to_pylist()],
+    }
+    for name, values in columns.items():
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, pa.array(values, pa.string()))
+    (row,) = request_table(table).to_pylist()
+    assert (row["SpanId"], row["queries"], row["db_ms"]) == ("span-0", 1, pytest.approx(10.0))
+
+
+def test_an_absurd_child_duration_is_clipped_not_wrapped_around() -> None:
+    b = SpanBuilder()
+    req = b.request(duration_ms=100)
+    b.query(req, "SELECT 1", start_ms=10, duration_ms=9.2e12)  # ~2**63 ns
+    row = only_row(b)
+    assert (row["db_ms"], row["app_ms"]) == (pytest.approx(90.0), pytest.approx(10.0))

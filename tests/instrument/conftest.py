@@ -14,7 +14,7 @@ from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from spanscope.instrument import relations
+from spanscope.instrument import layers
 from spanscope.instrument.processor import SpanscopeSpanProcessor
 
 HERE = Path(__file__).resolve().parent
@@ -26,6 +26,14 @@ class TracedDjango:
     def __init__(self, exporter: InMemorySpanExporter, provider: TracerProvider) -> None:
         self.exporter = exporter
         self.provider = provider
+
+    def spans(self, layer: str | None = None) -> list[ReadableSpan]:
+        """Finished spans, optionally only those whose ``spanscope.layer`` is ``layer``."""
+        return [
+            s
+            for s in self.exporter.get_finished_spans()
+            if layer is None or (s.attributes or {}).get("spanscope.layer") == layer
+        ]
 
     def db_spans(self) -> list[ReadableSpan]:
         return [
@@ -40,9 +48,14 @@ def _traced_django_session(tmp_path_factory: pytest.TempPathFactory) -> TracedDj
     import django
     from django.conf import settings
 
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SpanscopeSpanProcessor())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
     # Before django.setup(), as under opentelemetry-instrument: relation managers
     # are built lazily from the patched factories.
-    assert relations.install()
+    installed = layers.install(provider)
+    assert all(installed[name] for name in layers.INSTALLERS), installed
     if not settings.configured:
         settings.configure(
             DEBUG=False,  # DEBUG adds a "SELECT QUOTE(?)" query per query on SQLite
@@ -54,11 +67,24 @@ def _traced_django_session(tmp_path_factory: pytest.TempPathFactory) -> TracedDj
             },
             INSTALLED_APPS=["spanscope_testapp.apps.InventoryConfig"],
             USE_TZ=True,
+            CACHES={
+                "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+                "db": {
+                    "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                    "LOCATION": "spanscope_cache_table",
+                },
+            },
+            TEMPLATES=[
+                {
+                    "BACKEND": "django.template.backends.django.DjangoTemplates",
+                    "DIRS": [str(HERE / "templates")],
+                },
+                {
+                    "BACKEND": "django.template.backends.jinja2.Jinja2",
+                    "DIRS": [str(HERE / "jinja2")],
+                },
+            ],
         )
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SpanscopeSpanProcessor())
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
     SQLite3Instrumentor().instrument(tracer_provider=provider)
     django.setup()
 
@@ -74,6 +100,9 @@ def _traced_django_session(tmp_path_factory: pytest.TempPathFactory) -> TracedDj
             models.Book,
         ):
             editor.create_model(model)
+    from django.core.management import call_command
+
+    call_command("createcachetable", "spanscope_cache_table", verbosity=0)
     _seed(models)
     return TracedDjango(exporter, provider)
 

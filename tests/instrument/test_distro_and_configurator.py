@@ -56,7 +56,8 @@ _PIPELINE_PROBE = textwrap.dedent(
         batch = getattr(p, "_batch_processor", None)
         out.append({
             "processor": type(p).__name__,
-            "exporter": type(batch._exporter).__name__ if batch else None,
+            "exporter": type(getattr(batch._exporter, "exporter", batch._exporter)).__name__ if batch else None,
+            "enriching": type(batch._exporter).__name__ == "EnrichingSpanExporter" if batch else None,
             "delay_ms": batch._schedule_delay * 1000 if batch else None,
             "queue": batch._max_queue_size if batch else None,
         })
@@ -88,6 +89,7 @@ def test_enrichment_runs_first_then_one_batch_processor_per_exporter(tmp_path: P
         "BatchSpanProcessor",
     ]
     assert [p["exporter"] for p in pipeline[1:]] == ["OTLPJsonFileSpanExporter", "OTLPSpanExporter"]
+    assert [p["enriching"] for p in pipeline[1:]] == [True, True]
     assert {p["delay_ms"] for p in pipeline[1:]} == {2000}
     assert {p["queue"] for p in pipeline[1:]} == {8192}
 

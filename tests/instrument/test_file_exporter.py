@@ -61,7 +61,8 @@ def test_file_name_sorts_by_time_and_names_the_process(tmp_path: Path) -> None:
     assert exporter.path is not None
     assert exporter.path.name.endswith(f"-{os.getpid()}.jsonl")
     assert trace_file_name(1, 1_700_000_000) < trace_file_name(1, 1_800_000_000)
-    assert trace_file_name(42, 0) == "spans-19700101T000000Z-42.jsonl"
+    assert trace_file_name(1, 1_700_000_000.001) < trace_file_name(1, 1_700_000_000.002)
+    assert trace_file_name(42, 0.25) == "spans-19700101T000000.250Z-42.jsonl"
 
 
 def test_folder_defaults_to_spanscope_traces_env_then_cwd(

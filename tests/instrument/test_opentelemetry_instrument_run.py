@@ -123,6 +123,8 @@ def test_trace_file_appears_with_attributed_db_spans(project: Path) -> None:
         assert attrs["spanscope.orm.lookup"] == "author"
         assert attrs["code.file.path"] == str(project / "script.py")
         assert int(attrs["code.line.number"]) == n_plus_one_line(project)
+    # One author per book: five different parameters, five different keyed hashes.
+    assert len({attrs["spanscope.db.params_hash"] for attrs in lazy_loads}) == 5
 
 
 def test_sigterm_writes_spans_still_waiting_in_the_batch_queue(project: Path) -> None:

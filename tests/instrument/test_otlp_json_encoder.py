@@ -131,3 +131,19 @@ def test_attribute_values_are_otlp_any_values(value: object, expected: dict[str,
 )
 def test_fast_text_path_agrees_with_the_general_any_value(value: object) -> None:
     assert json.loads(value_json(value)) == any_value(value)
+
+
+def test_cached_encodings_tell_equal_values_of_different_types_apart() -> None:
+    from spanscope.instrument.otlp_json import key_values_json
+
+    # 1, True and 1.0 are equal dict keys; each must still encode as its own type.
+    encoded = [key_values_json({"x": value}) for value in (1, True, 1.0, "1", 1, True)]
+
+    assert [next(iter(json.loads(e)[0]["value"].items())) for e in encoded] == [
+        ("intValue", "1"),
+        ("boolValue", True),
+        ("doubleValue", 1.0),
+        ("stringValue", "1"),
+        ("intValue", "1"),
+        ("boolValue", True),
+    ]

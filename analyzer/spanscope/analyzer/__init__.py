@@ -8,7 +8,15 @@
 Importing this package never imports Django or the OpenTelemetry SDK.
 """
 
-from spanscope.analyzer.analyses import analyze, endpoints, n_plus_one
+from spanscope.analyzer.analyses import (
+    analyze,
+    breakdown,
+    duplicates,
+    endpoints,
+    n_plus_one,
+    n_plus_one_http,
+    slow_queries,
+)
 from spanscope.analyzer.diagnostics import Diagnostics, Problem
 from spanscope.analyzer.errors import SpanscopeError
 from spanscope.analyzer.load import LoadResult, load, read
@@ -38,11 +46,15 @@ __all__ = [
     "Problem",
     "SpanscopeError",
     "analyze",
+    "breakdown",
+    "duplicates",
     "endpoints",
     "findings_to_arrow",
     "load",
     "n_plus_one",
+    "n_plus_one_http",
     "normalize_sql",
     "read",
     "request_table",
+    "slow_queries",
 ]

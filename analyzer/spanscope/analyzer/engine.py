@@ -1,28 +1,41 @@
-"""The relational engine: DuckDB over the Arrow span table, without copying it.
+"""The computing core the analyses share: integer span keys, interval unions, DuckDB.
 
-Why DuckDB: exact per-endpoint percentiles (``quantile_cont``), window functions
-for interval unions and a group-by on 1 M spans all run in tens of milliseconds
-on two cores (see ARCHITECTURE.md), and it scans Arrow buffers in place.
+Why this split: the span tree (which span is whose parent, which request owns it)
+and the interval unions are resolved with vectorized NumPy over integer row
+numbers, once per analysis run; relational summaries (percentiles, group-bys over
+findings) run in DuckDB over the resulting Arrow tables, which it scans in place.
+Joining 1 M spans on their hex id *strings* (a recursive CTE, a hash join) costs
+seconds; decoding the ids to 64-bit integers and looking them up once costs a
+fraction of that.
 
-Analyses never touch the caller's table directly: :func:`span_view` projects the
-columns they need and turns ``Timestamp`` into plain int64 nanoseconds, because
-DuckDB maps ``timestamp[ns, tz]`` to microsecond ``TIMESTAMPTZ`` and the interval
-arithmetic must stay exact.
+Timestamps are int64 nanoseconds throughout: DuckDB maps ``timestamp[ns, tz]`` to
+microsecond ``TIMESTAMPTZ``, and interval arithmetic must stay exact.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import binascii
+import threading
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final
 
 import duckdb
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.compute as _compute
 from spanscope.analyzer.errors import UsageError
 from spanscope.analyzer.schema import SPAN_SCHEMA
 
-#: The SPAN_SCHEMA columns the analyses read (the attribute maps are never needed).
+# The stubs' overloads reject valid broadcasting calls such as `equal(array, "x")`.
+pc: Any = _compute
+
+Int64s = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+#: The SPAN_SCHEMA columns the analyses read.
 ANALYSIS_COLUMNS: Final = (
     "Timestamp",
     "TraceId",
@@ -46,6 +59,16 @@ ANALYSIS_COLUMNS: Final = (
     "orm_lookup",
 )
 
+#: Read when present, null otherwise (tables written before these columns existed;
+#: ``SpanAttributes`` only for the URL of HTTP client spans).
+OPTIONAL_COLUMNS: Final = ("db_params_hash", "http_target", "SpanAttributes")
+
+#: Interval ends are measured from their group's first start and clipped here
+#: (2**52 ns is 52 days), so summed group extents stay far inside int64.
+_MAX_EXTENT: Final = 2**52
+#: Groups are processed in chunks whose summed extents stay below this.
+_CHUNK_EXTENT: Final = 2**61
+
 
 def check_span_table(spans: pa.Table) -> None:
     """Raise :class:`UsageError` unless ``spans`` has the SPAN_SCHEMA columns analyses need."""
@@ -61,18 +84,55 @@ def span_view(spans: pa.Table) -> pa.Table:
     """The analysed columns of ``spans``, ``Timestamp`` replaced by ``start_ns`` (int64).
 
     Zero-copy: selecting columns and reinterpreting a timestamp as int64 reuse the
-    existing Arrow buffers.
+    existing Arrow buffers.  Missing optional columns are added as nulls.
     """
     check_span_table(spans)
     view = spans.select(list(ANALYSIS_COLUMNS))
+    for name in OPTIONAL_COLUMNS:
+        if name in spans.schema.names:
+            column = spans.column(name)
+        else:
+            column = pa.nulls(spans.num_rows, SPAN_SCHEMA.field(name).type)
+        view = view.append_column(name, column)
     start_ns = pc.cast(view.column("Timestamp"), pa.int64())
     index = view.schema.get_field_index("Timestamp")
     return view.set_column(index, "start_ns", start_ns)
 
 
+_LOCAL: Final = threading.local()
+
+
 @contextmanager
 def connect(tables: Mapping[str, pa.Table]) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB connection with each Arrow table registered as a view."""
+    """An in-memory DuckDB connection with each Arrow table registered as a view.
+
+    One connection per thread is kept and reused: opening one costs more (tenths of
+    a second) than most queries the analyses run on it.  The views are dropped
+    again on exit, so callers never see each other's tables.
+    """
+    con: duckdb.DuckDBPyConnection | None = getattr(_LOCAL, "connection", None)
+    if con is None:
+        con = duckdb.connect(":memory:")
+        # A progress bar would be drawn on the terminal over the CLI's own output.
+        con.execute("SET enable_progress_bar = false")
+        _LOCAL.connection = con
+    if getattr(_LOCAL, "busy", False):  # nested use: a connection of its own
+        with _fresh_connection(tables) as nested:
+            yield nested
+        return
+    _LOCAL.busy = True
+    try:
+        for name, table in tables.items():
+            con.register(name, table)
+        yield con
+    finally:
+        for name in tables:
+            con.unregister(name)
+        _LOCAL.busy = False
+
+
+@contextmanager
+def _fresh_connection(tables: Mapping[str, pa.Table]) -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect(":memory:")
     try:
         for name, table in tables.items():
@@ -82,36 +142,235 @@ def connect(tables: Mapping[str, pa.Table]) -> Iterator[duckdb.DuckDBPyConnectio
         con.close()
 
 
-def interval_union_sql(source: str, keys: Sequence[str]) -> str:
-    """SQL computing, per ``keys`` group of ``source(keys..., s, e)``, the length of
-    the union of the half-open intervals ``[s, e)`` as ``covered_ns`` (BIGINT).
+def covered_per_group(
+    group: Int64s, start: Int64s, end: Int64s, groups: int, base: Int64s | None = None
+) -> Int64s:
+    """Per group id in ``range(groups)``, the length of the union of ``[start, end)``.
 
-    Gaps-and-islands: sorted by start, an interval opens a new island when it
-    starts after every earlier interval of the group has ended; an island covers
-    ``max(e) - min(s)``.  Overlapping (concurrent) intervals are counted once.
+    Vectorized gaps-and-islands: intervals sorted by (group, start); each adds
+    ``max(0, end - max(start, reach))`` where ``reach`` is the furthest end of the
+    earlier intervals of its group.  The running maximum is a single
+    ``np.maximum.accumulate`` over all groups at once: each group's times are shifted
+    past every earlier group's, so a maximum never leaks from one group into the next.
+
+    ``base``, when given, is per group a time no interval of it starts before (the
+    parent's start when children are clipped into their parent); it saves a pass.
     """
-    key_list = ", ".join(keys)
-    return f"""
-        SELECT {key_list}, CAST(sum(island_end - island_start) AS BIGINT) AS covered_ns
-        FROM (
-            SELECT {key_list}, min(s) AS island_start, max(e) AS island_end
-            FROM (
-                SELECT *, sum(opens) OVER (
-                    PARTITION BY {key_list} ORDER BY s, e ROWS UNBOUNDED PRECEDING
-                ) AS island
-                FROM (
-                    SELECT {key_list}, s, e,
-                        CASE WHEN s <= max(e) OVER (
-                            PARTITION BY {key_list} ORDER BY s, e
-                            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-                        ) THEN 0 ELSE 1 END AS opens
-                    FROM {source}
-                )
-            )
-            GROUP BY {key_list}, island
-        )
-        GROUP BY {key_list}
+    covered = np.zeros(groups, dtype=np.int64)
+    keep = end > start
+    if not keep.any():
+        return covered
+    group, start, end = group[keep], start[keep], end[keep]
+    if base is None:
+        base = np.full(groups, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(base, group, start)
+    rel_start = np.minimum(start - base[group], _MAX_EXTENT)
+    rel_end = np.minimum(end - base[group], _MAX_EXTENT)
+    order = _group_order(group, rel_start, groups)
+    group, rel_start, rel_end = group[order], rel_start[order], rel_end[order]
+    first = np.empty(len(group), dtype=bool)
+    first[0] = True
+    np.not_equal(group[1:], group[:-1], out=first[1:])
+    heads = np.flatnonzero(first)
+    segment = np.cumsum(first) - 1
+    extent = np.maximum.reduceat(rel_end, heads) + 1
+    # Chunk boundaries on a float running total: exact enough to keep every chunk's
+    # int64 total far below overflow, and a single chunk on any real dump.
+    chunk_of_segment = (np.cumsum(extent.astype(np.float64)) // _CHUNK_EXTENT).astype(np.int64)
+    bounds = np.flatnonzero(np.diff(chunk_of_segment)) + 1
+    for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(heads)], strict=True):
+        offsets = np.cumsum(extent[lo:hi]) - extent[lo:hi]
+        rows = slice(heads[lo], heads[hi] if hi < len(heads) else len(group))
+        shift = offsets[segment[rows] - lo]
+        shifted_start = rel_start[rows] + shift
+        shifted_end = rel_end[rows] + shift
+        reach = np.empty_like(shifted_end)
+        reach[0] = shifted_start[0]
+        np.maximum.accumulate(shifted_end[:-1], out=reach[1:])
+        gained = np.maximum(shifted_end - np.maximum(shifted_start, reach), 0)
+        covered[group[heads[lo:hi]]] = np.add.reduceat(gained, heads[lo:hi] - heads[lo])
+    return covered
+
+
+def _group_order(group: Int64s, rel_start: Int64s, groups: int) -> Int64s:
+    """The permutation sorting by (group, rel_start): one argsort of both packed into
+    one int64 when they fit (always, unless a group spans weeks), else a lexsort."""
+    start_bits = int(rel_start.max()).bit_length()
+    if start_bits + max(groups - 1, 1).bit_length() <= 62:
+        # Stable (timsort/radix): spans arrive roughly in order, which it exploits.
+        order: Int64s = np.argsort((group << start_bits) | rel_start, kind="stable")
+        return order
+    return np.lexsort((rel_start, group))
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """Per group of repeated spans (ids 0..n-1): its size, the time it wastes, and the
+    index of its first member (which stands for the keys the group shares)."""
+
+    size: Int64s
+    wasted_ns: npt.NDArray[np.float64]  # union of the members' intervals minus their mean
+    first: Int64s
+
+
+def group_summary(group: Int64s, start: Int64s, end: Int64s) -> GroupSummary:
+    """Sizes and wasted time of the groups of spans ``group`` (dense ids) assigns."""
+    count = int(group.max()) + 1 if group.size else 0
+    size = np.bincount(group, minlength=count).astype(np.int64)
+    mean = np.bincount(
+        group, weights=(end - start).astype(np.float64), minlength=count
+    ) / np.maximum(size, 1)
+    covered = covered_per_group(group, start, end, count)
+    return GroupSummary(size, np.maximum(covered - mean, 0.0), first_of_each(group, count))
+
+
+def parent_rows(trace_ids: Any, span_ids: Any, parent_ids: Any) -> Int64s:
+    """Per span, the row of its parent span (same trace), or -1 for a root or an orphan.
+
+    Fast path: lower-case hex ids (what every reader emits) become 64-bit integer
+    keys -- the span id itself mixed with the trace id -- looked up in one hash
+    pass; every match is then verified on the full ids, so a key collision can only
+    send the input down the exact (slower) path on the id strings, never mis-join.
     """
+    keys = _hex_keys(trace_ids, span_ids, parent_ids)
+    if keys is not None:
+        found = _verified_lookup(*keys)
+        if found is not None:
+            return found
+    return _string_lookup(trace_ids, span_ids, parent_ids)
+
+
+_HexKeys = tuple[
+    npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64], Bools, Int64s
+]
+
+
+def _verified_lookup(
+    trace_words: npt.NDArray[np.uint64],
+    span_words: npt.NDArray[np.uint64],
+    parent_words: npt.NDArray[np.uint64],
+    has_parent: Bools,
+    child_rows: Int64s,
+) -> Int64s | None:
+    with np.errstate(over="ignore"):
+        trace_mix = trace_words[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ trace_words[
+            :, 1
+        ] * np.uint64(0xC2B2AE3D27D4EB4F)
+    span_key = span_words ^ trace_mix
+    parent_key = parent_words ^ trace_mix[child_rows]
+    index = pc.index_in(pa.array(parent_key), value_set=pa.array(span_key))
+    found = pc.fill_null(index, -1).to_numpy().astype(np.int64)
+    hit = found >= 0
+    candidates, children = found[hit], child_rows[hit]
+    same = (
+        (span_words[candidates] == parent_words[hit])
+        & (trace_words[candidates, 0] == trace_words[children, 0])
+        & (trace_words[candidates, 1] == trace_words[children, 1])
+    )
+    if not same.all():
+        return None
+    parents = np.full(len(span_words), -1, dtype=np.int64)
+    parents[child_rows] = found
+    return parents
+
+
+def _hex_keys(trace_ids: Any, span_ids: Any, parent_ids: Any) -> _HexKeys | None:
+    traces = _hex_words(trace_ids, 32)
+    spans = _hex_words(span_ids, 16)
+    parents = _hex_words(parent_ids, 16)
+    if traces is None or spans is None or parents is None:
+        return None
+    trace_present, trace_words = traces
+    span_present, span_words = spans
+    has_parent, parent_words = parents
+    if not (trace_present.all() and span_present.all()):
+        return None
+    return trace_words, span_words[:, 0], parent_words[:, 0], has_parent, np.flatnonzero(has_parent)
+
+
+def _hex_words(ids: Any, width: int) -> tuple[Bools, npt.NDArray[np.uint64]] | None:
+    """(non-empty mask, the non-empty ids as big-endian 64-bit words), or None when an id
+    is not exactly ``width`` hex digits (or is null)."""
+    array = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    if array.null_count:
+        return None
+    if pa.types.is_string(array.type):
+        offset_type: Any = np.int32
+    elif pa.types.is_large_string(array.type):
+        offset_type = np.int64
+    else:
+        return None
+    buffers: list[Any] = array.buffers()  # validity, offsets, data
+    _, offsets_buffer, data_buffer = buffers
+    offsets = np.frombuffer(
+        offsets_buffer,
+        offset_type,
+        len(array) + 1,
+        array.offset * np.dtype(offset_type).itemsize,
+    )
+    lengths = np.diff(offsets)
+    present = lengths != 0
+    if not np.all(lengths[present] == width):
+        return None
+    if data_buffer is None or not present.any():
+        return present, np.zeros((0, width // 16), dtype=np.uint64)
+    text = memoryview(data_buffer)[int(offsets[0]) : int(offsets[-1])]
+    try:
+        raw = binascii.unhexlify(text)  # C speed, straight from the Arrow buffer
+    except binascii.Error:
+        return None
+    words = np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(-1, width // 16)
+    return present, words
+
+
+def _string_lookup(trace_ids: Any, span_ids: Any, parent_ids: Any) -> Int64s:
+    """The exact path for ids that are not hex: a hash lookup on "trace/span" strings."""
+    own = pc.binary_join_element_wise(trace_ids, span_ids, "/")
+    wanted = pc.binary_join_element_wise(trace_ids, parent_ids, "/")
+    if isinstance(own, pa.ChunkedArray):
+        own = own.combine_chunks()
+    index = pc.index_in(wanted, value_set=own, skip_nulls=True)
+    found: Int64s = pc.fill_null(index, -1).to_numpy().astype(np.int64)
+    root = pc.fill_null(pc.equal(parent_ids, ""), True)  # a null parent is no parent
+    found[to_numpy(root, np.bool_)] = -1
+    return found
+
+
+def dense_key(*keys: Int64s) -> Int64s:
+    """One dense id (0, 1, ... in order of first appearance) per distinct tuple of the
+    non-negative int64 ``keys``.
+
+    Arrow's hash-based dictionary encoding, not a sort: O(n) on millions of rows.
+    """
+    combined = keys[0]
+    for key in keys[1:]:
+        combined = _dense(combined)
+        width = int(key.max()) + 1 if key.size else 1
+        combined = combined * width + key  # dense ids * width stays far inside int64
+    return _dense(combined)
+
+
+def _dense(values: Int64s) -> Int64s:
+    encoded = pc.dictionary_encode(pa.array(values, pa.int64()))
+    result: Int64s = encoded.indices.to_numpy().astype(np.int64)
+    return result
+
+
+def first_of_each(group: Int64s, count: int) -> Int64s:
+    """Per dense group id, the index of its first row."""
+    first = np.full(count, len(group), dtype=np.int64)
+    np.minimum.at(first, group, np.arange(len(group), dtype=np.int64))
+    return first
+
+
+def table_of(columns: Mapping[str, Any]) -> pa.Table:
+    """``pa.table`` over NumPy and Arrow columns alike (the stubs accept only the latter)."""
+    return pa.table(dict(columns))
+
+
+def to_numpy(column: Any, dtype: Any) -> Any:
+    """A (chunked) Arrow column as a NumPy array of ``dtype`` (nulls must be absent)."""
+    return np.asarray(pa.chunked_array(column).to_numpy(), dtype=dtype)
 
 
 def empty_span_table() -> pa.Table:

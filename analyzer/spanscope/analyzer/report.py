@@ -101,6 +101,9 @@ class NPlusOneFinding:
     relation_kind: str | None
     lookup: str | None
     suggestion: str | None
+    # "parent": the repeats share one parent span; "request": they are spread over
+    # several parents in one request (``parent`` is then the most common one)
+    level: str = "parent"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -139,9 +142,138 @@ _FINDINGS_ARROW_SCHEMA = pa.schema(
             ("code_file", pa.string()),
             ("code_line", pa.int64()),
             ("code_function", pa.string()),
+            ("level", pa.string()),
         )
     ]
 )
+
+
+@dataclass(frozen=True)
+class BreakdownRow:
+    """Where one endpoint's requests (or all requests) spend their time.
+
+    ``<layer>_ms`` is the mean per request of the summed *self time* of the
+    request's spans of that layer -- each span's duration minus the union of its
+    children's intervals -- and ``app_ms`` the request span's own self time; unless
+    sibling spans overlap in time, the six add up to ``duration_ms``.  ``<layer>_calls`` is the mean number of such spans
+    per request.
+    """
+
+    endpoint: str  # ``ALL_ENDPOINTS`` for the overall row
+    requests: int
+    duration_ms: float
+    app_ms: float
+    db_ms: float
+    cache_ms: float
+    template_ms: float
+    http_ms: float
+    other_ms: float
+    db_calls: float
+    cache_calls: float
+    template_calls: float
+    http_calls: float
+    other_calls: float
+
+
+ALL_ENDPOINTS = "(all)"
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Self time by layer, overall and per endpoint (endpoints by total time, descending)."""
+
+    overall: BreakdownRow | None  # None when there are no requests
+    endpoints: tuple[BreakdownRow, ...]
+
+    def to_arrow(self) -> pa.Table:
+        """One row per endpoint, the overall row first."""
+        rows = ([self.overall] if self.overall else []) + list(self.endpoints)
+        return pa.Table.from_pylist([asdict(row) for row in rows], schema=_BREAKDOWN_ARROW_SCHEMA)
+
+    def to_pandas(self) -> Any:
+        """A ``pandas.DataFrame`` (pandas is optional, hence typed ``Any``)."""
+        return self.to_arrow().to_pandas()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "overall": asdict(self.overall) if self.overall else None,
+            "endpoints": [asdict(row) for row in self.endpoints],
+        }
+
+
+_BREAKDOWN_ARROW_SCHEMA = pa.schema(
+    [
+        pa.field(
+            f.name,
+            pa.string()
+            if f.name == "endpoint"
+            else pa.int64()
+            if f.name == "requests"
+            else pa.float64(),
+        )
+        for f in fields(BreakdownRow)
+    ]
+)
+
+
+@dataclass(frozen=True)
+class DuplicateFinding:
+    """The exact same query (same template *and* same parameters) run ``copies`` times
+    in one request: its result could have been reused.
+
+    Parameters are known equal when the spans carry the same
+    ``spanscope.db.params_hash``, or when the statement text holds its values inline
+    (no placeholders) and the texts are identical.
+    """
+
+    endpoint: str
+    statement: str
+    copies: int  # in the worst affected request
+    requests: int
+    wasted_ms: float  # summed over requests: union of the copies minus one copy
+    example_trace_id: str
+    code: CodeLocation | None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["code"] = asdict(self.code) if self.code else None
+        return data
+
+
+@dataclass(frozen=True)
+class SlowStatement:
+    """Latency of one normalized statement over every request that ran it (ms)."""
+
+    statement: str
+    count: int
+    total_ms: float
+    mean_ms: float
+    p95_ms: float
+    max_ms: float
+    endpoints: tuple[str, ...]  # by time spent in this statement, descending
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["endpoints"] = list(self.endpoints)
+        return data
+
+
+@dataclass(frozen=True)
+class HttpNPlusOneFinding:
+    """The same backend call (method + parameterized URL) made again and again under
+    one parent span."""
+
+    endpoint: str
+    method: str
+    url: str  # ids in path segments and query values replaced by ``{id}``
+    parent: str | None
+    repeats: int
+    requests: int
+    wasted_ms: float
+    example_trace_id: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -162,6 +294,10 @@ class AnalysisReport:
     n_plus_one: list[NPlusOneFinding]
     min_repeats: int
     diagnostics: Diagnostics = field(default_factory=Diagnostics, compare=False)
+    breakdown: Breakdown = field(default_factory=lambda: Breakdown(None, ()))
+    duplicates: list[DuplicateFinding] = field(default_factory=list)
+    slow_queries: list[SlowStatement] = field(default_factory=list)
+    n_plus_one_http: list[HttpNPlusOneFinding] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """Unrounded JSON-ready data (see :mod:`spanscope.analyzer.render.json` for the contract)."""
@@ -171,4 +307,8 @@ class AnalysisReport:
             "input": asdict(self.input),
             "endpoints": self.endpoints.to_dicts(),
             "n_plus_one": [finding.to_dict() for finding in self.n_plus_one],
+            "n_plus_one_http": [finding.to_dict() for finding in self.n_plus_one_http],
+            "duplicates": [finding.to_dict() for finding in self.duplicates],
+            "slow_queries": [statement.to_dict() for statement in self.slow_queries],
+            "breakdown": self.breakdown.to_dict(),
         }

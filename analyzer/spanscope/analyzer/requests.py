@@ -1,10 +1,19 @@
-"""The request table: one row per request (a SpanKind Server span).
+"""The span tree and the request table: one row per request (a SpanKind Server span).
 
-Every other span belongs to its nearest Server ancestor in the same trace.  The
-ancestors are resolved set-wise (a recursive CTE that advances every unresolved
-span one parent per step) rather than by walking each span in Python; the walk
-stops at a Server span, at a root, at a missing parent (orphan), or after
-:data:`MAX_DEPTH` steps, which also ends any parent cycle.
+Every other span belongs to its nearest Server ancestor in the same trace.  Parents
+are found once by integer keys (:func:`spanscope.analyzer.engine.parent_rows`); the
+owning request is then resolved for all spans at once, one parent step per round,
+each round touching only the spans still unresolved (almost every span is one to
+three levels below its request, so there are few rounds).  A walk stops at a Server
+span, at a root, at a missing parent (orphan), or after :data:`MAX_DEPTH` steps,
+which also ends any parent cycle.
+
+Time is attributed like Elastic's breakdown: each span is first clipped into its
+parent's (clipped) interval, so a child that outlives its parent (clock skew,
+fire-and-forget work) never counts twice; a span's *self time* is its duration minus
+the union of its direct children's intervals, so concurrent children are never
+double counted.  Unless siblings overlap, the self times of a request's spans add up
+to its duration.
 
 Columns of :func:`request_table`:
 
@@ -18,124 +27,250 @@ Columns of :func:`request_table`:
 ``http_status_code``      int32, null when not recorded
 ``error``                 HTTP status >= 500 or StatusCode ``Error``
 ``db_ms``                 union of the DB descendants' intervals (concurrent queries
-                          count once), clipped to the request
-``app_ms``                duration minus the union of *all* descendants' intervals
+                          count once)
+``app_ms``                the server span's self time: its duration minus the union
+                          of its children's intervals
 ``queries``               number of DB descendants
+``<layer>_self_ms``       for each layer in :data:`CHILD_LAYERS` (``db``, ``cache``,
+                          ``template``, ``http``, ``other``): the summed self time
+                          of the request's spans of that layer
+``<layer>_calls``         the number of the request's spans of that layer
 ========================  ===========================================================
+
+``other`` is every span of no known layer: client calls to unknown systems,
+messaging, and custom internal spans.  A nested Server span (another service called
+within the trace) is a request of its own; the client span that called it keeps the
+whole call as its self time.
 """
 
 from __future__ import annotations
 
-from typing import Final
+import itertools
+from dataclasses import dataclass
+from typing import Any, Final
 
-import duckdb
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
-from spanscope.analyzer.engine import connect, interval_union_sql, span_view
+import pyarrow.compute as _compute
+from spanscope.analyzer.engine import (
+    Bools,
+    Int64s,
+    covered_per_group,
+    parent_rows,
+    span_view,
+    to_numpy,
+)
+
+pc: Any = _compute
 
 #: Deeper ancestor chains are treated as broken (no request owns the span).
 MAX_DEPTH: Final = 128
+#: Longer (absurd) durations are cut to this (2**60 ns, 36 years), so that
+#: start + duration never overflows int64.
+MAX_DURATION_NS: Final = 2**60
 
-_ENDPOINT_SQL: Final = """
-    CASE
-        WHEN http_route IS NOT NULL AND http_route <> '' AND http_method IS NOT NULL
-            THEN http_method || ' ' || http_route
-        WHEN contains(SpanName, ' ') THEN SpanName
-        WHEN http_route IS NOT NULL AND http_route <> '' THEN http_route
-        WHEN http_method IS NOT NULL THEN http_method || ' (no route)'
-        ELSE SpanName
-    END
-"""
+#: Layers of the spans below a request, in report order; ``app`` is the request's own time.
+CHILD_LAYERS: Final = ("db", "cache", "template", "http", "other")
+#: Every layer of the breakdown.
+BREAKDOWN_LAYERS: Final = ("app", *CHILD_LAYERS)
 
-_OWNER_SQL: Final = f"""
-    CREATE TEMP TABLE span_owner AS
-    WITH RECURSIVE
-    walk(TraceId, SpanId, ptr, depth) AS (
-        SELECT TraceId, SpanId, ParentSpanId, 1
-        FROM spans
-        WHERE SpanKind <> 'Server' AND ParentSpanId <> ''
-        UNION ALL
-        SELECT w.TraceId, w.SpanId, p.ParentSpanId, w.depth + 1
-        FROM walk AS w
-        JOIN spans AS p ON p.TraceId = w.TraceId AND p.SpanId = w.ptr
-        WHERE p.SpanKind <> 'Server' AND p.ParentSpanId <> '' AND w.depth < {MAX_DEPTH}
+_LAYER_CODES: Final = ("server", *CHILD_LAYERS[:-1])  # anything else is "other"
+_OTHER: Final = len(_LAYER_CODES)
+LAYER_CODE: Final = {name: code for code, name in enumerate((*_LAYER_CODES, "other"))}
+
+
+@dataclass(frozen=True)
+class SpanTree:
+    """Row-aligned arrays over :attr:`view` (the analysed columns of the span table)."""
+
+    view: pa.Table
+    parent: Int64s  # row of the parent span, -1 for a root or an orphan
+    request: Int64s  # index of the owning request in the request table, -1 for none
+    start: Int64s  # start clipped into the parent's clipped interval (ns)
+    end: Int64s  # end, likewise
+    self_ns: Int64s  # clipped duration minus the union of the direct children
+    is_server: Bools
+    layer: npt.NDArray[np.int8]  # index into LAYER_CODE's order; server spans are 0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What every analysis starts from: the span tree and the request table."""
+
+    tree: SpanTree
+    requests: pa.Table  # request_table() columns plus ``request_id`` (0..n-1) and ``start_ns``
+
+
+def prepare(spans: pa.Table) -> Prepared:
+    """Resolve the span tree of ``spans`` and build its request table."""
+    view = span_view(spans)
+    n = view.num_rows
+    kinds = view.column("SpanKind")
+    is_server = to_numpy(pc.fill_null(pc.equal(kinds, "Server"), False), np.bool_)
+    parent = parent_rows(view.column("TraceId"), view.column("SpanId"), view.column("ParentSpanId"))
+    owner, depth = _owners(parent, is_server)
+    start = to_numpy(view.column("start_ns"), np.int64)
+    duration = to_numpy(pc.fill_null(view.column("Duration"), 0), np.int64)
+    end = start + np.clip(duration, 0, MAX_DURATION_NS)
+    start, end = _clip_into_parents(parent, owner, depth, is_server, start, end)
+    owned = owner >= 0
+    children = np.flatnonzero(owned & ~is_server)
+    # Children are clipped into their parent: the parent's start is their base.
+    covered = covered_per_group(parent[children], start[children], end[children], n, base=start)
+    self_ns = np.where(owned, end - start - covered, 0)
+
+    order = _request_order(view, is_server)
+    request_of_row = np.full(n, -1, dtype=np.int64)
+    request_of_row[order] = np.arange(len(order))
+    request = np.where(owned, request_of_row[np.maximum(owner, 0)], -1)
+    layer = _layer_codes(view.column("layer"), is_server)
+    tree = SpanTree(view, parent, request, start, end, self_ns, is_server, layer)
+    return Prepared(tree, _requests(tree, order))
+
+
+def _owners(parent: Int64s, is_server: Bools) -> tuple[Int64s, npt.NDArray[np.int32]]:
+    """Per span, the row of its nearest Server ancestor-or-self (-1: none) and the
+    number of steps to it."""
+    n = len(parent)
+    rows = np.arange(n, dtype=np.int64)
+    owner = np.where(is_server, rows, -1)
+    depth = np.zeros(n, dtype=np.int32)
+    active = np.flatnonzero(~is_server & (parent >= 0))
+    cursor = parent[active]
+    step = 1
+    while active.size and step <= MAX_DEPTH:
+        arrived = is_server[cursor]
+        owner[active[arrived]] = cursor[arrived]
+        depth[active[arrived]] = step
+        active, cursor = active[~arrived], parent[cursor[~arrived]]
+        alive = cursor >= 0
+        active, cursor = active[alive], cursor[alive]
+        step += 1
+    return owner, depth
+
+
+def _clip_into_parents(
+    parent: Int64s,
+    owner: Int64s,
+    depth: npt.NDArray[np.int32],
+    is_server: Bools,
+    start: Int64s,
+    end: Int64s,
+) -> tuple[Int64s, Int64s]:
+    """Clip every owned span into its parent's clipped interval, top-down by depth."""
+    start, end = start.copy(), end.copy()
+    owned = np.flatnonzero((owner >= 0) & ~is_server)
+    if not owned.size:
+        return start, end
+    by_depth = owned[np.argsort(depth[owned], kind="stable")]
+    levels = np.searchsorted(depth[by_depth], np.arange(1, int(depth[by_depth[-1]]) + 2))
+    for lo, hi in itertools.pairwise(levels.tolist()):
+        rows = by_depth[lo:hi]
+        up = parent[rows]
+        clipped_start = np.minimum(np.maximum(start[rows], start[up]), end[up])
+        end[rows] = np.maximum(np.minimum(end[rows], end[up]), clipped_start)
+        start[rows] = clipped_start
+    return start, end
+
+
+def _request_order(view: pa.Table, is_server: Bools) -> Int64s:
+    """Server span rows ordered by (start, TraceId, SpanId): the request table's order."""
+    rows = np.flatnonzero(is_server)
+    servers = view.select(["start_ns", "TraceId", "SpanId"]).take(rows)
+    servers = servers.append_column("row", pa.array(rows, pa.int64()))
+    ordered = servers.sort_by([(c, "ascending") for c in ("start_ns", "TraceId", "SpanId")])
+    result: Int64s = to_numpy(ordered.column("row"), np.int64)
+    return result
+
+
+def _layer_codes(layer: Any, is_server: Bools) -> npt.NDArray[np.int8]:
+    index = pc.index_in(layer, value_set=pa.array(_LAYER_CODES))
+    codes: npt.NDArray[np.int8] = to_numpy(pc.fill_null(index, _OTHER), np.int8)
+    codes[(codes == 0) & ~is_server] = _OTHER  # a "server" layer on a non-Server span
+    codes[is_server] = 0
+    return codes
+
+
+def _endpoint(servers: pa.Table) -> Any:
+    method, route, name = (servers.column(c) for c in ("http_method", "http_route", "SpanName"))
+    has_route = pc.fill_null(pc.not_equal(route, ""), False)
+    has_method = pc.is_valid(method)
+    return pc.case_when(
+        pc.make_struct(
+            pc.and_(has_route, has_method),
+            pc.match_substring(name, " "),
+            has_route,
+            has_method,
+        ),
+        pc.binary_join_element_wise(method, route, " "),
+        name,
+        route,
+        pc.binary_join_element_wise(method, "(no route)", " "),
+        name,
     )
-    SELECT w.TraceId, w.SpanId, w.ptr AS RequestSpanId
-    FROM walk AS w
-    JOIN spans AS r ON r.TraceId = w.TraceId AND r.SpanId = w.ptr AND r.SpanKind = 'Server'
-    QUALIFY row_number() OVER (PARTITION BY w.TraceId, w.SpanId ORDER BY w.depth) = 1
-"""
 
-# Unions are partitioned by a small integer request id rather than the two id
-# strings: on 1 M spans that makes the window sorts several times cheaper.
-_REQUEST_KEYS: Final = ("rid",)
-# Descendant intervals are clipped to the request first, so a child that outlives
-# its parent (clock skew, fire-and-forget work) never makes app time negative.
-_ALL_COVERED_SQL: Final = interval_union_sql(
-    "(SELECT rid, s, e FROM descendants WHERE e > s)", _REQUEST_KEYS
-)
-_DB_COVERED_SQL: Final = interval_union_sql(
-    "(SELECT rid, s, e FROM descendants WHERE e > s AND layer = 'db')", _REQUEST_KEYS
+
+_SERVER_COLUMNS: Final = (
+    "TraceId",
+    "SpanId",
+    "SpanName",
+    "start_ns",
+    "Duration",
+    "StatusCode",
+    "http_method",
+    "http_route",
+    "http_status_code",
 )
 
-_REQUESTS_SQL: Final = f"""
-    CREATE TEMP TABLE requests AS
-    WITH
-    servers AS (
-        SELECT row_number() OVER (ORDER BY start_ns, TraceId, SpanId) AS rid,
-            TraceId, SpanId, start_ns, Duration, start_ns + Duration AS end_ns,
-            http_status_code, StatusCode, {_ENDPOINT_SQL} AS endpoint
-        FROM spans
-        WHERE SpanKind = 'Server'
-    ),
-    descendants AS MATERIALIZED (
-        SELECT r.rid, d.layer,
-            greatest(d.start_ns, r.start_ns) AS s,
-            least(d.start_ns + d.Duration, r.end_ns) AS e
-        FROM span_owner AS o
-        JOIN spans AS d ON d.TraceId = o.TraceId AND d.SpanId = o.SpanId
-        JOIN servers AS r ON r.TraceId = o.TraceId AND r.SpanId = o.RequestSpanId
-    ),
-    covered AS ({_ALL_COVERED_SQL}),
-    db_covered AS ({_DB_COVERED_SQL}),
-    query_counts AS (
-        SELECT rid, count(*) AS queries FROM descendants WHERE layer = 'db' GROUP BY rid
+
+def _requests(tree: SpanTree, order: Int64s) -> pa.Table:
+    count = len(order)
+    servers = tree.view.select(list(_SERVER_COLUMNS)).take(order)
+    status = servers.column("http_status_code")
+    error = pc.or_(
+        pc.fill_null(pc.greater_equal(status, 500), False),
+        pc.equal(servers.column("StatusCode"), "Error"),
     )
-    SELECT r.TraceId, r.SpanId, r.endpoint, r.start_ns,
-        r.Duration / 1e6 AS duration_ms,
-        r.http_status_code,
-        coalesce(r.http_status_code >= 500, false) OR r.StatusCode = 'Error' AS error,
-        coalesce(db.covered_ns, 0) / 1e6 AS db_ms,
-        (r.Duration - coalesce(c.covered_ns, 0)) / 1e6 AS app_ms,
-        CAST(coalesce(q.queries, 0) AS BIGINT) AS queries
-    FROM servers AS r
-    LEFT JOIN covered AS c USING (rid)
-    LEFT JOIN db_covered AS db USING (rid)
-    LEFT JOIN query_counts AS q USING (rid)
-    ORDER BY r.rid
-"""
+    below = np.flatnonzero((tree.request >= 0) & ~tree.is_server)
+    request, layer = tree.request[below], tree.layer[below]
+    db = below[layer == LAYER_CODE["db"]]
+    db_covered = covered_per_group(
+        tree.request[db], tree.start[db], tree.end[db], count, base=tree.start[order]
+    )
+    duration = to_numpy(servers.column("Duration"), np.int64)
+    columns: dict[str, Any] = {
+        "TraceId": servers.column("TraceId"),
+        "SpanId": servers.column("SpanId"),
+        "endpoint": _endpoint(servers),
+        "start": pc.cast(servers.column("start_ns"), pa.timestamp("ns", tz="UTC")),
+        "duration_ms": duration / 1e6,
+        "http_status_code": status,
+        "error": error,
+        "db_ms": db_covered / 1e6,
+        "app_ms": tree.self_ns[order] / 1e6,
+        "queries": np.bincount(tree.request[db], minlength=count).astype(np.int64),
+    }
+    for name in CHILD_LAYERS:
+        in_layer = layer == LAYER_CODE[name]
+        owners = request[in_layer]
+        self_ns = tree.self_ns[below[in_layer]].astype(np.float64)
+        columns[f"{name}_self_ms"] = np.bincount(owners, weights=self_ns, minlength=count) / 1e6
+        columns[f"{name}_calls"] = np.bincount(owners, minlength=count).astype(np.int64)
+    columns["request_id"] = np.arange(count, dtype=np.int64)
+    columns["start_ns"] = servers.column("start_ns")
+    return pa.table(columns)
 
 
-def prepare(con: duckdb.DuckDBPyConnection, spans: pa.Table) -> None:
-    """Register ``spans`` (as the analysis view) and build ``span_owner`` and ``requests``.
-
-    ``span_owner(TraceId, SpanId, RequestSpanId)`` maps every span below a request
-    to that request; ``requests`` is the request table with ``start_ns`` (int64).
-    """
-    con.register("spans", span_view(spans))
-    con.execute(_OWNER_SQL)
-    con.execute(_REQUESTS_SQL)
+#: Columns of :attr:`Prepared.requests` that are internal to the analyses.
+_INTERNAL_COLUMNS: Final = ("request_id", "start_ns")
 
 
-def fetch_request_table(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """The ``requests`` table of a prepared connection, ``start`` as a UTC timestamp."""
-    table: pa.Table = con.sql("SELECT * FROM requests").to_arrow_table()
-    index = table.schema.get_field_index("start_ns")
-    start = table.column(index).cast(pa.timestamp("ns", tz="UTC"))
-    return table.set_column(index, "start", start)
+def public_request_table(prepared: Prepared) -> pa.Table:
+    """The request table of a prepared span set (see the module docstring)."""
+    return prepared.requests.drop_columns(list(_INTERNAL_COLUMNS))
 
 
 def request_table(spans: pa.Table) -> pa.Table:
     """One row per request; see the module docstring for the columns."""
-    with connect({}) as con:
-        prepare(con, spans)
-        return fetch_request_table(con)
+    return public_request_table(prepare(spans))

@@ -45,7 +45,7 @@ from opentelemetry.environment_variables import (
 # mypy sees this module as a bare ModuleType (no attributes), hence the ignore.
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.environment_variables import OTEL_PYTHON_CONFIGURATOR
-from spanscope.instrument import relations
+from spanscope.instrument import layers
 from spanscope.instrument.settings import FILE_EXPORTER_NAME
 
 CONFIGURATOR_NAME = "spanscope"
@@ -63,6 +63,7 @@ class SpanscopeDistro(BaseDistro):  # type: ignore[misc]
     def _configure(self, **kwargs: Any) -> None:
         for name, value in DEFAULT_ENVIRONMENT.items():
             os.environ.setdefault(name, value)
-        # Patch Django's related descriptors before any model class is used; the
-        # configurator does it too, for setups that pair another distro with it.
-        relations.install()
+        # Patch Django (related descriptors, templates, caches, query parameters)
+        # before any model class or cache is used; the configurator does it too,
+        # for setups that pair another distro with it.
+        layers.install()

@@ -106,15 +106,46 @@ def value_json(value: object) -> str:
     return scalar(value) if scalar is not None else _dumps(any_value(value))
 
 
+def _key_value_json(key: str, value: object) -> str:
+    return '{"key":' + _quote(key) + ',"value":' + value_json(value) + "}"
+
+
+# Encoded ``{"key":...,"value":...}`` text by (key, exact type, value).  Most
+# attributes repeat from span to span -- the statement of an N+1 loop, its code
+# location and relation, db.system, the route -- and a dict hit is ~4x cheaper
+# than encoding again (measured on 1,000 DB spans with 13 attributes: 32 -> 15 µs
+# per span for the whole span).  The type is part of the key because 1, 1.0 and
+# True are equal dict keys.  Cleared when full: unique values (hashes, ids)
+# only cost the occasional refill.
+_PAIR_CACHE: dict[tuple[str, type, object], str] = {}
+_PAIR_CACHE_LIMIT = 8192
+_CACHED_TYPES = frozenset({str, int, bool})
+_MAX_CACHED_STRING = 1024
+# Values unique to each span: caching them would only churn the cache.
+_UNCACHED_KEYS = frozenset({"spanscope.db.params_hash"})
+
+
 def key_values_json(attributes: Mapping[str, object]) -> str:
-    return (
-        "["
-        + ",".join(
-            '{"key":' + _quote(key) + ',"value":' + value_json(value) + "}"
-            for key, value in attributes.items()
-        )
-        + "]"
-    )
+    cache = _PAIR_CACHE
+    parts = []
+    for key, value in attributes.items():
+        kind = type(value)
+        if (
+            kind not in _CACHED_TYPES
+            or key in _UNCACHED_KEYS
+            or (kind is str and len(value) > _MAX_CACHED_STRING)  # type: ignore[arg-type]
+        ):
+            parts.append(_key_value_json(key, value))
+            continue
+        cache_key = (key, kind, value)
+        text = cache.get(cache_key)
+        if text is None:
+            text = _key_value_json(key, value)
+            if len(cache) >= _PAIR_CACHE_LIMIT:
+                cache.clear()
+            cache[cache_key] = text
+        parts.append(text)
+    return "[" + ",".join(parts) + "]"
 
 
 def _flags(context: SpanContext | None) -> int:

@@ -1,91 +1,152 @@
-"""The span processor that adds code location and ORM relation to DB spans.
+"""The span processor that adds code location, ORM relation, query-parameter hash and layer.
 
 It runs in ``on_start`` because that is the only moment the application's stack
 is still the stack that started the query; the DB instrumentations set their
 ``db.*`` attributes only after the span has started (see
-``opentelemetry.instrumentation.dbapi.CursorTracer.traced_execution``), so DB
-spans are recognised by their instrumentation scope name instead.
+``opentelemetry.instrumentation.dbapi.CursorTracer.traced_execution``), so spans
+are recognised by their instrumentation scope name instead, through
+:data:`SCOPE_RULES`.
 
-Cost, measured on the 2-core development machine inside a Django N+1 loop on
-SQLite (where the whole upstream-instrumented query costs 500-900 µs there):
-``on_start`` takes 43-49 µs per DB span that gets both code location and
-relation; about half is the SDK's own ``set_attributes`` validation (~4 µs per
-attribute there) and 7.5 µs is the 16-frame stack walk (each ``f_back``
-materialises a frame object).  Spans of other instrumentations return after
-one set lookup.
+Two modes:
+
+- immediate (the default when the processor is used on its own): the
+  attributes are stored on the span in ``on_start``, without the SDK's per-value
+  validation when that is provably equivalent
+  (:mod:`spanscope.instrument.span_attributes`);
+- deferred (``pending=``, what spanscope's configurator sets up): ``on_start``
+  only captures what cannot be known later and files it; the exporter wrapper
+  turns it into attributes in batches on the exporter thread
+  (:mod:`spanscope.instrument.deferred`, which also explains the measurements).
+
+Either way the stack walk skips the span-starting plumbing
+(:meth:`CodeLocator.locate_caller`), and spans of instrumentations not in the
+registry return after one dict lookup.  Costs: ``benchmarks/bench_instrument.py``.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.util.types import AttributeValue
-from spanscope.instrument import attributes
+from spanscope.instrument import attributes, query_params
 from spanscope.instrument.code_location import CodeLocator
+from spanscope.instrument.deferred import Captured, Enrichment, PendingAttributes
 from spanscope.instrument.relation_context import current_relation
+from spanscope.instrument.span_attributes import add_attributes
 
 _logger = logging.getLogger(__name__)
 
-# Tracer names of the OpenTelemetry instrumentations whose spans are SQL queries.
-DB_INSTRUMENTATION_SCOPES: frozenset[str] = frozenset(
-    f"opentelemetry.instrumentation.{name}"
-    for name in (
-        "sqlite3",
-        "dbapi",
-        "psycopg",
-        "psycopg2",
-        "pymysql",
-        "mysqlclient",
-        "mysql",
-        "aiopg",
-        "asyncpg",
-        "pymssql",
-        "sqlalchemy",
-    )
+
+class ScopeRule(NamedTuple):
+    """What the processor adds to the spans of one instrumentation scope."""
+
+    layer: str | None  # ``spanscope.layer`` to set, or None when the span's creator sets it
+    locate: bool  # add code.* of the application frame that started the span
+    query: bool  # add spanscope.orm.* and the query-parameter hash
+
+
+_DB = ScopeRule(attributes.LAYER_DB, locate=True, query=True)
+_HTTP = ScopeRule(attributes.LAYER_HTTP, locate=True, query=False)
+_OWN = ScopeRule(None, locate=True, query=False)
+
+DB_INSTRUMENTATIONS = (
+    "sqlite3",
+    "dbapi",
+    "psycopg",
+    "psycopg2",
+    "pymysql",
+    "mysqlclient",
+    "mysql",
+    "aiopg",
+    "asyncpg",
+    "pymssql",
+    "sqlalchemy",
 )
+HTTP_INSTRUMENTATIONS = ("requests", "urllib3", "urllib", "httpx", "aiohttp_client")
+# spanscope's own layer spans set their layer themselves (they are also useful
+# without this processor) and get a code location here.
+OWN_SCOPES = ("spanscope.instrument.cache", "spanscope.instrument.templates")
+
+# Registry: instrumentation scope (tracer) name -> rule.
+SCOPE_RULES: Mapping[str, ScopeRule] = {
+    **{f"opentelemetry.instrumentation.{name}": _DB for name in DB_INSTRUMENTATIONS},
+    **{f"opentelemetry.instrumentation.{name}": _HTTP for name in HTTP_INSTRUMENTATIONS},
+    **dict.fromkeys(OWN_SCOPES, _OWN),
+}
+# The scopes whose spans are SQL queries.
+DB_INSTRUMENTATION_SCOPES: frozenset[str] = frozenset(
+    name for name, rule in SCOPE_RULES.items() if rule.query
+)
+
+_NO_PARAMS = query_params.no_params()
+
+
+def enrichment_from_env() -> Enrichment:
+    """Parameter hash and capture as ``SPANSCOPE_PARAMS_HASH[_KEY]``/``SPANSCOPE_CAPTURE_PARAMS`` say."""
+    hasher = (
+        query_params.ParamsHasher(query_params.key_from_env())
+        if query_params.hashing_enabled()
+        else None
+    )
+    return Enrichment(hasher, query_params.capture_enabled())
 
 
 class SpanscopeSpanProcessor(SpanProcessor):
-    """Adds ``code.*`` and ``spanscope.orm.*`` attributes to DB client spans.
+    """Adds ``code.*``, ``spanscope.orm.*``, ``spanscope.db.params_hash`` and ``spanscope.layer``.
 
     Register it before any exporting processor (processors run in order, and an
     exporter only sees what was set by then).  It never raises: a failure is
     logged at debug level and the span goes out unenriched.
+
+    ``enrichment`` (default: from the environment) says whether parameters are
+    hashed and whether their values are recorded (opt-in: they may be personal
+    data).  With ``pending``, the processor runs in deferred mode and uses
+    ``pending.enrichment``.
     """
 
     def __init__(
         self,
         locator: CodeLocator | None = None,
-        scopes: Iterable[str] = DB_INSTRUMENTATION_SCOPES,
+        rules: Mapping[str, ScopeRule] = SCOPE_RULES,
+        enrichment: Enrichment | None = None,
+        pending: PendingAttributes | None = None,
     ) -> None:
         self._locator = locator if locator is not None else CodeLocator()
-        self._scopes = frozenset(scopes)
+        self._rules = dict(rules)
+        self._pending = pending
+        if pending is not None:
+            enrichment = pending.enrichment
+        self._enrichment = enrichment if enrichment is not None else enrichment_from_env()
+        self._add: Callable[[Span, Captured], None] = (
+            self._file if pending is not None else self._store
+        )
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
             scope = span.instrumentation_scope
-            if scope is None or scope.name not in self._scopes:
+            rule = self._rules.get(scope.name) if scope is not None else None
+            if rule is None:
                 return
-            enrichment: dict[str, AttributeValue] = {}
-            # Frame 0 is this method; the walk skips the SDK's frames by file prefix.
-            location = self._locator.locate(sys._getframe(1))
-            if location is not None:
-                enrichment[attributes.CODE_FILE_PATH] = location.file_path
-                enrichment[attributes.CODE_LINE_NUMBER] = location.line_number
-                enrichment[attributes.CODE_FUNCTION_NAME] = location.function_name
-            relation = current_relation.get()
-            if relation is not None:
-                enrichment[attributes.ORM_RELATION] = relation.name
-                enrichment[attributes.ORM_RELATION_KIND] = relation.kind
-                enrichment[attributes.ORM_LOOKUP] = relation.lookup
-            if enrichment:
-                span.set_attributes(enrichment)
+            captured: Captured = (
+                rule.layer,
+                self._locator.locate_caller() if rule.locate else None,
+                current_relation.get() if rule.query else None,
+                query_params.current_params.get() if rule.query else _NO_PARAMS,
+            )
+            self._add(span, captured)
         except Exception:  # never let enrichment break the host application
             _logger.debug("spanscope could not enrich span %r", span, exc_info=True)
+
+    def _file(self, span: Span, captured: Captured) -> None:
+        self._pending.add(span.get_span_context().span_id, captured)  # type: ignore[union-attr]
+
+    def _store(self, span: Span, captured: Captured) -> None:
+        values = self._enrichment.attributes(captured)
+        if values:
+            add_attributes(span, values)
 
     def on_end(self, span: ReadableSpan) -> None:
         return None

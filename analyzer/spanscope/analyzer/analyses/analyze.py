@@ -1,14 +1,26 @@
-"""``analyze``: every analysis of ``spanscope analyze`` over one span table, in one pass."""
+"""``analyze``: every analysis of ``spanscope analyze`` over one span table, in one pass.
+
+The span tree and the request table are resolved once (:func:`prepare`) and the DB
+statements normalized once (:func:`db_spans`); every analysis then reads those.
+"""
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
 import pyarrow.compute as pc
+from spanscope.analyzer.analyses.breakdown import breakdown_from
+from spanscope.analyzer.analyses.duplicates import duplicates_from
 from spanscope.analyzer.analyses.endpoints import endpoints_from
 from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
-from spanscope.analyzer.analyses.nplusone import DEFAULT_MIN_REPEATS, n_plus_one_from
-from spanscope.analyzer.engine import connect
+from spanscope.analyzer.analyses.nplusone import (
+    DEFAULT_MIN_REPEATS,
+    check_min_repeats,
+    n_plus_one_from,
+)
+from spanscope.analyzer.analyses.nplusone_http import n_plus_one_http_from
+from spanscope.analyzer.analyses.slow_queries import slow_queries_from
+from spanscope.analyzer.analyses.statements import db_spans
 from spanscope.analyzer.report import AnalysisReport, InputStats
 from spanscope.analyzer.requests import prepare
 
@@ -27,13 +39,12 @@ def analyze(
     input_format: str | None = None,
     strict: bool = False,
 ) -> AnalysisReport:
-    """Input statistics, endpoints and N+1 findings of a span table or of dump files."""
+    """Input statistics, endpoints, breakdown and findings of a span table or of dump files."""
+    check_min_repeats(min_repeats)
     loaded = read_spans(source, input_format=input_format, strict=strict)
     spans = loaded.table
-    with connect({}) as con:
-        prepare(con, spans)
-        endpoint_stats = endpoints_from(con)
-        findings = n_plus_one_from(con, min_repeats)
+    prepared = prepare(spans)
+    statements = db_spans(prepared)
     stats = InputStats(
         files=len(loaded.files),
         spans=spans.num_rows,
@@ -43,8 +54,12 @@ def analyze(
     return AnalysisReport(
         spanscope_version=spanscope_version(),
         input=stats,
-        endpoints=endpoint_stats,
-        n_plus_one=findings,
+        endpoints=endpoints_from(prepared),
+        n_plus_one=n_plus_one_from(prepared, statements, min_repeats),
         min_repeats=min_repeats,
         diagnostics=loaded.diagnostics,
+        breakdown=breakdown_from(prepared),
+        duplicates=duplicates_from(prepared, statements),
+        slow_queries=slow_queries_from(prepared, statements),
+        n_plus_one_http=n_plus_one_http_from(prepared, min_repeats),
     )

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Final
 
-import duckdb
 from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
 from spanscope.analyzer.engine import connect
 from spanscope.analyzer.report import EndpointsResult, EndpointStats
-from spanscope.analyzer.requests import prepare
+from spanscope.analyzer.requests import Prepared, prepare
 
 # Exact percentiles (quantile_cont interpolates like numpy's default "linear").
 _ENDPOINTS_SQL: Final = """
@@ -31,15 +30,14 @@ _ENDPOINTS_SQL: Final = """
 """
 
 
-def endpoints_from(con: duckdb.DuckDBPyConnection) -> EndpointsResult:
-    """Endpoints of a connection prepared by :func:`spanscope.analyzer.requests.prepare`."""
-    rows = con.sql(_ENDPOINTS_SQL).to_arrow_table().to_pylist()
+def endpoints_from(prepared: Prepared) -> EndpointsResult:
+    """Endpoints of a span set prepared by :func:`spanscope.analyzer.requests.prepare`."""
+    with connect({"requests": prepared.requests}) as con:
+        rows = con.sql(_ENDPOINTS_SQL).to_arrow_table().to_pylist()
     return EndpointsResult(tuple(EndpointStats(**row) for row in rows))
 
 
 def endpoints(spans: SpansOrPaths) -> EndpointsResult:
     """Per endpoint: requests, errors, mean/p50/p90/p95/p99/max/total ms, mean DB and
     app ms per request, queries per request; sorted by total time, descending."""
-    with connect({}) as con:
-        prepare(con, read_spans(spans).table)
-        return endpoints_from(con)
+    return endpoints_from(prepare(read_spans(spans).table))

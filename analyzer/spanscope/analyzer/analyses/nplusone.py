@@ -1,29 +1,47 @@
-"""N+1 queries: the same statement template run again and again under one parent span.
+"""N+1 queries: the same statement template run again and again in one request.
 
-A group is (request, parent span, normalized statement) with at least
-``min_repeats`` DB spans.  No duration threshold: a local SQLite N+1 is fast and
-still an N+1.  Other spans interleaved between the repeats, or repeats that
-overlap in time (async), do not break a group, because grouping is by parent and
-template, not by adjacency.
+Two levels, and no span is counted at both:
 
-Groups are then merged per (endpoint, template, parent span name) into one
+``parent``
+    At least ``min_repeats`` DB spans with the same template under one parent span
+    (the view, a template render, a loop's own span).  Other spans interleaved
+    between the repeats, or repeats that overlap in time (async), do not break a
+    group: grouping is by parent and template, not by adjacency.
+``request``
+    The DB spans left over (those in no parent-level group), grouped by request and
+    template: at least ``min_repeats`` of them spread over several parents -- the
+    loop body is its own span, e.g. one ``{% include %}`` render per row.  The
+    finding names the most common parent span.
+
+A nested N+1 (a loop of queries inside a loop of queries) is found at each level at
+which it repeats: each inner loop under its own span is a parent-level group, and
+the outer loop is a group of its own template.
+
+Groups are then merged per (endpoint, template, parent span name, level) into one
 finding; see :class:`spanscope.analyzer.report.NPlusOneFinding` for the fields.
+No duration threshold: a local SQLite N+1 is fast and still an N+1.  Repeats with
+identical parameters count toward a group like any other; the duplicates analysis
+(:mod:`spanscope.analyzer.analyses.duplicates`) lists those separately.
 """
 
 from __future__ import annotations
 
 from typing import Any, Final
 
-import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as _compute
 from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
-from spanscope.analyzer.engine import connect, interval_union_sql
+from spanscope.analyzer.analyses.statements import DbSpans, db_spans
+from spanscope.analyzer.engine import Int64s, connect, dense_key, group_summary, table_of
 from spanscope.analyzer.errors import UsageError
 from spanscope.analyzer.report import CodeLocation, NPlusOneFinding
-from spanscope.analyzer.requests import prepare
-from spanscope.analyzer.sqlnorm import normalize_many
+from spanscope.analyzer.requests import Prepared, prepare
+
+pc: Any = _compute
 
 DEFAULT_MIN_REPEATS: Final = 5
+LEVELS: Final = ("parent", "request")
 
 # relation kind -> the QuerySet method that loads that relation up front
 _FIX_BY_RELATION_KIND: Final = {
@@ -35,91 +53,81 @@ _FIX_BY_RELATION_KIND: Final = {
     "generic": "prefetch_related",
 }
 
-_DB_SPANS_SQL: Final = """
-    CREATE TEMP TABLE db_spans AS
-    SELECT d.TraceId, o.RequestSpanId, d.SpanId, d.ParentSpanId, d.start_ns,
-        d.start_ns + d.Duration AS end_ns, d.Duration, d.db_system, d.db_statement,
-        d.code_filepath, d.code_lineno, d.code_function,
-        d.orm_relation, d.orm_relation_kind, d.orm_lookup
-    FROM spans AS d
-    JOIN span_owner AS o ON o.TraceId = d.TraceId AND o.SpanId = d.SpanId
-    WHERE d.layer = 'db' AND d.db_statement IS NOT NULL
-"""
+_MEMBER_COLUMNS: Final = (
+    "code_filepath",
+    "code_lineno",
+    "code_function",
+    "orm_relation",
+    "orm_relation_kind",
+    "orm_lookup",
+)
 
-_GROUP_KEYS: Final = ("TraceId", "RequestSpanId", "ParentSpanId", "template")
-
-_GROUPS_SQL: Final = f"""
-    CREATE TEMP TABLE nplus_members AS
-    WITH templated AS (
-        SELECT d.*, n.template
-        FROM db_spans AS d
-        JOIN statement_templates AS n
-            ON n.db_statement = d.db_statement
-            AND n.db_system IS NOT DISTINCT FROM d.db_system
-    )
-    SELECT *, count(*) OVER (PARTITION BY {", ".join(_GROUP_KEYS)}) AS group_size
-    FROM templated
-    QUALIFY group_size >= $min_repeats
-"""
+_KEY: Final = "endpoint, template, parent, level"
 
 _FINDINGS_SQL: Final = f"""
     WITH
-    groups AS (
-        SELECT {", ".join(_GROUP_KEYS)}, count(*) AS n, avg(Duration) AS mean_ns
-        FROM nplus_members
+    member_counts AS (
+        -- members is the whole span table: DuckDB filters and counts it in place,
+        -- so the strings of a million repeats are never copied out.
+        SELECT gid, {", ".join(_MEMBER_COLUMNS)}, count(*) AS c
+        FROM members
+        WHERE gid >= 0
         GROUP BY ALL
     ),
-    covered AS (
-        {interval_union_sql("(SELECT *, start_ns AS s, end_ns AS e FROM nplus_members)", _GROUP_KEYS)}
+    request_parents AS (
+        SELECT gid, parent_name FROM (
+            SELECT gid, parent_name, count(*) AS c FROM spread GROUP BY ALL
+        )
+        QUALIFY row_number() OVER (PARTITION BY gid ORDER BY c DESC, parent_name) = 1
     ),
     scored AS (
-        SELECT g.*, r.endpoint, coalesce(p.SpanName, '') AS parent,
-            c.covered_ns - g.mean_ns AS wasted_ns
+        SELECT g.*, r.endpoint, r.TraceId, t.template,
+            coalesce(p.parent_name, g.parent_name, '') AS parent
         FROM groups AS g
-        JOIN covered AS c USING ({", ".join(_GROUP_KEYS)})
-        JOIN requests AS r ON r.TraceId = g.TraceId AND r.SpanId = g.RequestSpanId
-        LEFT JOIN spans AS p ON p.TraceId = g.TraceId AND p.SpanId = g.ParentSpanId
+        JOIN requests AS r USING (request_id)
+        JOIN templates AS t USING (template_id)
+        LEFT JOIN request_parents AS p USING (gid)
     ),
     findings AS (
-        SELECT endpoint, template, parent,
+        SELECT {_KEY},
             CAST(max(n) AS BIGINT) AS repeats,
-            CAST(count(DISTINCT (TraceId, RequestSpanId)) AS BIGINT) AS requests,
+            CAST(count(DISTINCT request_id) AS BIGINT) AS requests,
             sum(wasted_ns) / 1e6 AS wasted_ms,
             first(TraceId ORDER BY n DESC, wasted_ns DESC, TraceId) AS example_trace_id
         FROM scored
         GROUP BY ALL
     ),
-    members AS (
-        SELECT s.endpoint, s.template, s.parent, m.*
-        FROM nplus_members AS m
-        JOIN scored AS s USING ({", ".join(_GROUP_KEYS)})
+    located AS (
+        SELECT s.endpoint, s.template, s.parent, s.level, m.*
+        FROM member_counts AS m
+        JOIN scored AS s USING (gid)
     ),
     code AS (
-        SELECT endpoint, template, parent, code_filepath, code_lineno, code_function
-        FROM members
+        SELECT {_KEY}, code_filepath, code_lineno, code_function
+        FROM located
         WHERE code_filepath IS NOT NULL
-        GROUP BY endpoint, template, parent, code_filepath, code_lineno, code_function
+        GROUP BY {_KEY}, code_filepath, code_lineno, code_function
         QUALIFY row_number() OVER (
-            PARTITION BY endpoint, template, parent
-            ORDER BY count(*) DESC, code_filepath, code_lineno, code_function
+            PARTITION BY {_KEY}
+            ORDER BY sum(c) DESC, code_filepath, code_lineno, code_function
         ) = 1
     ),
     relation AS (
-        SELECT endpoint, template, parent, orm_relation, orm_relation_kind, orm_lookup
-        FROM members
+        SELECT {_KEY}, orm_relation, orm_relation_kind, orm_lookup
+        FROM located
         WHERE orm_relation IS NOT NULL
-        GROUP BY endpoint, template, parent, orm_relation, orm_relation_kind, orm_lookup
+        GROUP BY {_KEY}, orm_relation, orm_relation_kind, orm_lookup
         QUALIFY row_number() OVER (
-            PARTITION BY endpoint, template, parent
-            ORDER BY count(*) DESC, orm_relation, orm_relation_kind, orm_lookup
+            PARTITION BY {_KEY}
+            ORDER BY sum(c) DESC, orm_relation, orm_relation_kind, orm_lookup
         ) = 1
     )
     SELECT f.*, c.code_filepath, c.code_lineno, c.code_function,
         r.orm_relation, r.orm_relation_kind, r.orm_lookup
     FROM findings AS f
-    LEFT JOIN code AS c USING (endpoint, template, parent)
-    LEFT JOIN relation AS r USING (endpoint, template, parent)
-    ORDER BY wasted_ms DESC, repeats DESC, endpoint, template
+    LEFT JOIN code AS c USING ({_KEY})
+    LEFT JOIN relation AS r USING ({_KEY})
+    ORDER BY wasted_ms DESC, repeats DESC, endpoint, template, level
 """
 
 
@@ -131,22 +139,94 @@ def suggestion(relation_kind: str | None, lookup: str | None) -> str | None:
     return f'{method}("{lookup}")'
 
 
-def _register_templates(con: duckdb.DuckDBPyConnection) -> None:
-    """Normalize each distinct (db_system, statement) once and register the mapping."""
-    distinct = con.sql("SELECT DISTINCT db_system, db_statement FROM db_spans").to_arrow_table()
-    systems = distinct.column("db_system").to_pylist()
-    statements = distinct.column("db_statement").to_pylist()
-    templates = normalize_many(statements, systems)
-    con.register(
-        "statement_templates",
-        pa.table(
+def check_min_repeats(min_repeats: int) -> None:
+    if min_repeats < 2:
+        raise UsageError(
+            f"min_repeats must be at least 2, got {min_repeats}",
+            "a statement repeated once is not an N+1; use 5 (the default) or more",
+        )
+
+
+def repeat_groups(keys: tuple[Int64s, ...], min_size: int) -> tuple[Int64s, Int64s]:
+    """Rows whose key tuple occurs at least ``min_size`` times, and a dense group id per row."""
+    if not len(keys[0]):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    key = dense_key(*keys)
+    counts = np.bincount(key)
+    rows = np.flatnonzero(counts[key] >= min_size)
+    return rows, dense_key(key[rows])
+
+
+def _groups(
+    prepared: Prepared, statements: DbSpans, min_repeats: int
+) -> tuple[Int64s, Int64s, Int64s]:
+    """(member index into ``statements``, group id, level code) of every N+1 member."""
+    tree = prepared.tree
+    parent = tree.parent[statements.rows]
+    request = tree.request[statements.rows]
+    template = statements.template
+    in_parent, parent_gid = repeat_groups((parent, template), min_repeats)
+    rest = np.ones(len(statements), dtype=np.bool_)
+    rest[in_parent] = False
+    left = np.flatnonzero(rest)
+    in_request, request_gid = repeat_groups((request[left], template[left]), min_repeats)
+    offset = int(parent_gid.max()) + 1 if parent_gid.size else 0
+    members = np.concatenate([in_parent, left[in_request]])
+    gid = np.concatenate([parent_gid, request_gid + offset])
+    level = np.concatenate(
+        [np.zeros(len(in_parent), dtype=np.int64), np.ones(len(in_request), dtype=np.int64)]
+    )
+    return members, gid, level
+
+
+def n_plus_one_from(
+    prepared: Prepared, statements: DbSpans, min_repeats: int = DEFAULT_MIN_REPEATS
+) -> list[NPlusOneFinding]:
+    """N+1 findings of a prepared span set (see the module docstring)."""
+    check_min_repeats(min_repeats)
+    members, gid, level = _groups(prepared, statements, min_repeats)
+    if not members.size:
+        return []
+    tree = prepared.tree
+    rows = statements.rows[members]
+    names = tree.view.column("SpanName")
+    gid_of_row = np.full(tree.view.num_rows, -1, dtype=np.int64)
+    gid_of_row[rows] = gid
+    summary = group_summary(gid, tree.start[rows], tree.end[rows])
+    first_rows = rows[summary.first]
+    parent_level = level[summary.first] == 0
+    spread = level == 1  # request-level members: their parents' names are voted on
+    groups = table_of(
+        {
+            "gid": np.arange(len(summary.size), dtype=np.int64),
+            "level": pa.array(np.array(LEVELS)[level[summary.first]], pa.string()),
+            "request_id": tree.request[first_rows],
+            "template_id": statements.template[members[summary.first]],
+            "parent_name": pc.if_else(
+                pa.array(parent_level), names.take(tree.parent[first_rows]), None
+            ),
+            "n": summary.size,
+            "wasted_ns": summary.wasted_ns,
+        }
+    )
+    tables = {
+        "members": tree.view.select(list(_MEMBER_COLUMNS)).append_column(
+            "gid", pa.array(gid_of_row)
+        ),
+        "spread": table_of(
             {
-                "db_system": pa.array(systems, pa.string()),
-                "db_statement": pa.array(statements, pa.string()),
-                "template": pa.array(templates, pa.string()),
+                "gid": gid[spread],
+                "parent_name": names.take(tree.parent[rows[spread]]),
             }
         ),
-    )
+        "groups": groups,
+        "requests": prepared.requests.select(["request_id", "endpoint", "TraceId"]),
+        "templates": statements.template_table(),
+    }
+    with connect(tables) as con:
+        found = con.sql(_FINDINGS_SQL).to_arrow_table().to_pylist()
+    return [_finding(row) for row in found]
 
 
 def _finding(row: dict[str, Any]) -> NPlusOneFinding:
@@ -166,29 +246,14 @@ def _finding(row: dict[str, Any]) -> NPlusOneFinding:
         relation_kind=row["orm_relation_kind"],
         lookup=row["orm_lookup"],
         suggestion=suggestion(row["orm_relation_kind"], row["orm_lookup"]),
+        level=row["level"],
     )
-
-
-def n_plus_one_from(
-    con: duckdb.DuckDBPyConnection, min_repeats: int = DEFAULT_MIN_REPEATS
-) -> list[NPlusOneFinding]:
-    """N+1 findings of a connection prepared by :func:`spanscope.analyzer.requests.prepare`."""
-    if min_repeats < 2:
-        raise UsageError(
-            f"min_repeats must be at least 2, got {min_repeats}",
-            "a statement repeated once is not an N+1; use 5 (the default) or more",
-        )
-    con.execute(_DB_SPANS_SQL)
-    _register_templates(con)
-    con.execute(_GROUPS_SQL, {"min_repeats": min_repeats})
-    rows = con.sql(_FINDINGS_SQL).to_arrow_table().to_pylist()
-    return [_finding(row) for row in rows]
 
 
 def n_plus_one(
     spans: SpansOrPaths, min_repeats: int = DEFAULT_MIN_REPEATS
 ) -> list[NPlusOneFinding]:
     """N+1 findings sorted by wasted time, descending (see the module docstring)."""
-    with connect({}) as con:
-        prepare(con, read_spans(spans).table)
-        return n_plus_one_from(con, min_repeats)
+    check_min_repeats(min_repeats)
+    prepared = prepare(read_spans(spans).table)
+    return n_plus_one_from(prepared, db_spans(prepared), min_repeats)

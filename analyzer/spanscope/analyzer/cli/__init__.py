@@ -10,6 +10,12 @@ code 2; any other exception becomes one line asking for a bug report, exit code 
 from __future__ import annotations
 
 from spanscope.analyzer.cli import analyze as _analyze  # noqa: F401  (registers the command)
+from spanscope.analyzer.cli import check as _check  # noqa: F401  (registers the command)
+from spanscope.analyzer.cli import collect as _collect  # noqa: F401  (registers the command)
+from spanscope.analyzer.cli import compare as _compare  # noqa: F401  (registers the command)
+from spanscope.analyzer.cli import convert as _convert  # noqa: F401  (registers the command)
+from spanscope.analyzer.cli import correlate as _correlate  # noqa: F401  (registers the command)
+from spanscope.analyzer.cli import report as _report  # noqa: F401  (registers the command)
 from spanscope.analyzer.cli.app import cli, print_diagnostics
 
 __all__ = ["cli", "main", "print_diagnostics"]

@@ -7,6 +7,8 @@ other exception becomes one line asking for a bug report and exit code 3.
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any, Final, TextIO
 
 import click
@@ -38,6 +40,12 @@ class _Cli(click.Group):
             ctx.exit(err.exit_code)
         except KeyboardInterrupt:
             raise click.exceptions.Abort() from None
+        except BrokenPipeError:
+            # `spanscope analyze ... | head`: the reader left; that is not an error.
+            # Point stdout at /dev/null so the interpreter's final flush stays quiet.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
         except Exception as err:  # the last line of defence: never show a traceback
             _error(
                 f"internal error: {type(err).__name__}: {err} "

@@ -38,6 +38,8 @@ pc: Any = _compute
 
 CHUNK_BYTES: Final = 32 * 1024 * 1024
 _READ_BYTES: Final = 4 * 1024 * 1024
+#: A longer line is skipped unread: real export batches are a few MB at most.
+MAX_RECORD_BYTES = 256 * 1024 * 1024
 # After this many failed parse attempts in one chunk, the rest of it goes to the
 # reference reader directly: a chunk that is wrong everywhere is not worth bisecting.
 _MAX_FAILED_PARSES: Final = 24
@@ -141,33 +143,80 @@ class OtlpJsonLinesReader:
 
     def read(self, path: str, diagnostics: Diagnostics) -> Iterator[pa.Table]:
         first_line = 1
-        for block, complete in _line_blocks(path, diagnostics):
-            lines = _Lines.split(block, first_line, complete)
+        for block in _line_blocks(path, diagnostics):
+            if block.oversized:
+                diagnostics.skip(
+                    path,
+                    first_line,
+                    "oversized-record",
+                    f"line longer than {MAX_RECORD_BYTES:,} bytes; not read into memory",
+                    "a trace exporter never writes lines this long: the file is damaged "
+                    "or is not JSON lines",
+                )
+                first_line += 1
+                continue
+            lines = _Lines.split(block.data, first_line, block.complete)
             table = _read_lines(lines, path, diagnostics)
             first_line += lines.count
             if table.num_rows:
                 yield table
 
 
-def _line_blocks(path: str, diagnostics: Diagnostics) -> Iterator[tuple[bytes, bool]]:
-    """(bytes ending at a line end, True) pieces of ~CHUNK_BYTES; the unterminated tail last, False."""
+def read_json_records(
+    data: bytes, first_record: int, path: str, diagnostics: Diagnostics
+) -> pa.Table:
+    """Newline-terminated OTLP JSON records (line ``i`` is record ``first_record + i``) as
+    one BASE_SCHEMA table, through the same fast path and fallbacks as a JSON-lines file."""
+    return _read_lines(_Lines.split(data, first_record, True), path, diagnostics)
+
+
+@dataclass(frozen=True)
+class _Block:
+    data: bytes
+    complete: bool  # ends at a line end (False: the unterminated tail of a torn file)
+    oversized: bool = False  # one line longer than MAX_RECORD_BYTES, skipped unread
+
+
+def _line_blocks(path: str, diagnostics: Diagnostics) -> Iterator[_Block]:
+    """Blocks of whole lines of ~CHUNK_BYTES; an unterminated tail last.
+
+    A line longer than :data:`MAX_RECORD_BYTES` is dropped as soon as it grows past the
+    limit (its remaining bytes are read and discarded up to the next newline), so a
+    damaged file without newlines never has to fit in memory.
+    """
     pending: list[bytes] = []
-    pending_size = 0
+    size = 0
+    line_start = 0  # offset in the pending bytes where the unterminated line starts
+    skipping = False
     for data in source.read_chunks(path, _READ_BYTES, diagnostics):
+        if skipping:
+            newline = data.find(b"\n")
+            if newline < 0:
+                continue
+            skipping = False
+            yield _Block(b"", True, oversized=True)
+            data = data[newline + 1 :]
+        last_newline = data.rfind(b"\n")
+        if last_newline >= 0:
+            line_start = size + last_newline + 1
         pending.append(data)
-        pending_size += len(data)
-        if pending_size < CHUNK_BYTES or b"\n" not in data:
-            continue
-        joined = b"".join(pending)
-        cut = joined.rfind(b"\n") + 1
-        yield joined[:cut], True
-        pending, pending_size = [joined[cut:]], len(joined) - cut
+        size += len(data)
+        if size - line_start > MAX_RECORD_BYTES:
+            if line_start:
+                yield _Block(b"".join(pending)[:line_start], True)
+            pending, size, line_start, skipping = [], 0, 0, True
+        elif size >= CHUNK_BYTES and line_start:
+            joined = b"".join(pending)
+            yield _Block(joined[:line_start], True)
+            pending, size, line_start = [joined[line_start:]], size - line_start, 0
+    if skipping:
+        yield _Block(b"", False, oversized=True)
+        return
     tail = b"".join(pending)
-    cut = tail.rfind(b"\n") + 1
-    if cut:
-        yield tail[:cut], True
-    if tail[cut:].strip():
-        yield tail[cut:], False
+    if line_start:
+        yield _Block(tail[:line_start], True)
+    if tail[line_start:].strip():
+        yield _Block(tail[line_start:], False)
 
 
 @dataclass

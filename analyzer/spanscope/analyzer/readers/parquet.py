@@ -1,7 +1,9 @@
-"""Parquet in the canonical span schema (what ``spanscope convert`` writes).
+"""Parquet span tables: what ``spanscope convert`` writes (the canonical schema, derived
+columns included) and a ClickHouse ``otel_traces`` export (``SELECT ... FORMAT Parquet``).
 
-The file may carry the derived columns too; they are kept, and the loader derives any
-that are missing.
+Both name their columns alike; :mod:`.span_columns` reconciles types and spellings.  The
+file is read in row batches of the columns the analyzer knows, so extra columns
+(``Events.*``, ``Links.*``) cost nothing.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.errors import UnreadableInputError
-from spanscope.analyzer.schema import BASE_SCHEMA, DERIVED_SCHEMA
+from spanscope.analyzer.readers import span_columns
 
 PARQUET_MAGIC = b"PAR1"
+_BATCH_ROWS = 1 << 20
 
 
 class ParquetReader:
@@ -31,18 +34,22 @@ class ParquetReader:
                 f"{path}: not a readable Parquet file ({err})",
                 "re-create it with `spanscope convert`",
             ) from None
-        present = set(parquet.schema_arrow.names)
-        missing = [name for name in BASE_SCHEMA.names if name not in present]
+        present = parquet.schema_arrow.names
+        missing = span_columns.missing_required(present)
         if missing:
             raise UnreadableInputError(
                 f"{path}: Parquet file lacks the span columns {', '.join(missing)}",
                 "write it with `spanscope convert`, or export ClickHouse otel_traces with all its columns",
             )
-        wanted = BASE_SCHEMA.names + [name for name in DERIVED_SCHEMA.names if name in present]
-        target = pa.schema([*BASE_SCHEMA, *(f for f in DERIVED_SCHEMA if f.name in present)])
+        first_row = 1
         try:
-            for batch in parquet.iter_batches(columns=wanted, batch_size=1 << 20):
-                yield pa.Table.from_batches([batch]).cast(target)
+            batches = parquet.iter_batches(
+                columns=span_columns.wanted_columns(present), batch_size=_BATCH_ROWS
+            )
+            for batch in batches:
+                table = pa.Table.from_batches([batch])
+                yield span_columns.to_canonical(table, path, first_row, diagnostics)
+                first_row += batch.num_rows
         except (pa.ArrowException, OSError) as err:
             raise UnreadableInputError(
                 f"{path}: damaged Parquet file ({err})", "re-create it with `spanscope convert`"

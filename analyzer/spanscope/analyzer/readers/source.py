@@ -22,7 +22,10 @@ HEAD_BYTES: Final = 64 * 1024
 # Decompressors lose the output of a read() call that hits a truncated stream, so
 # compressed input is read in small pieces: a killed writer costs at most this much.
 _COMPRESSED_PIECE: Final = 256 * 1024
-_DECOMPRESSION_ERRORS: Final = (EOFError, OSError, zlib.error, zstandard.ZstdError)
+#: Formats that are one JSON document (pretty-printed OTLP, Jaeger, Zipkin, console
+#: output) are parsed whole; a larger file is refused rather than exhausting memory.
+MAX_DOCUMENT_BYTES = 1024 * 1024 * 1024
+DECOMPRESSION_ERRORS: Final = (EOFError, OSError, zlib.error, zstandard.ZstdError)
 
 
 @contextmanager
@@ -59,7 +62,7 @@ def read_head(path: str, size: int = HEAD_BYTES) -> bytes:
                 if not data:
                     break
                 head += data
-        except _DECOMPRESSION_ERRORS as err:
+        except DECOMPRESSION_ERRORS as err:
             if not head:
                 raise UnreadableInputError(
                     f"{path}: compressed data is corrupt or truncated ({err})",
@@ -75,7 +78,7 @@ def read_chunks(path: str, chunk_size: int, diagnostics: Diagnostics) -> Iterato
         while True:
             try:
                 data = stream.read(piece)
-            except _DECOMPRESSION_ERRORS as err:
+            except DECOMPRESSION_ERRORS as err:
                 diagnostics.note(
                     path,
                     0,
@@ -90,4 +93,19 @@ def read_chunks(path: str, chunk_size: int, diagnostics: Diagnostics) -> Iterato
 
 
 def read_all(path: str, diagnostics: Diagnostics) -> bytes:
-    return b"".join(read_chunks(path, 16 * 1024 * 1024, diagnostics))
+    """The whole decompressed file, for formats that are one document.
+
+    Such a document has to be parsed at once; past :data:`MAX_DOCUMENT_BYTES` the file is
+    refused before it exhausts memory.
+    """
+    pieces: list[bytes] = []
+    size = 0
+    for piece in read_chunks(path, 16 * 1024 * 1024, diagnostics):
+        size += len(piece)
+        if size > MAX_DOCUMENT_BYTES:
+            raise UnreadableInputError(
+                f"{path}: a single JSON document larger than {MAX_DOCUMENT_BYTES:,} bytes",
+                "export JSON lines (one record per line) for dumps this large, or split the file",
+            )
+        pieces.append(piece)
+    return b"".join(pieces)

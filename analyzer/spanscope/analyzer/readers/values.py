@@ -60,6 +60,17 @@ def normalize_id(value: Any, hex_length: int, field_name: str) -> str:
     raise BadRecord("bad-id", f"{field_name} {_preview(value)} is not a valid id", _ID_HINT)
 
 
+def padded_id(value: Any, hex_length: int, field_name: str) -> str:
+    """Like :func:`normalize_id`, but a shorter hex string is left-padded with zeros.
+
+    Jaeger and Zipkin write 64-bit trace ids as 16 hex characters (and older Jaeger
+    versions drop leading zeros); as a 128-bit id they are the same number.
+    """
+    if isinstance(value, str) and 0 < len(value) < hex_length and _HEX.fullmatch(value):
+        value = value.rjust(hex_length, "0")
+    return normalize_id(value, hex_length, field_name)
+
+
 def normalize_parent_id(value: Any) -> str:
     """``""`` for a root span (missing, empty or all-zero parent), else a 16-char hex id."""
     if value is None or value == "":
@@ -250,6 +261,27 @@ def attributes_text(items: Any) -> list[tuple[str, str]]:
         for item in items
         if isinstance(item, dict) and isinstance(item.get("key"), str)
     ]
+
+
+def micros_to_nanos(value: Any, field_name: str, *, positive: bool = False) -> int:
+    """Microseconds (Jaeger, Zipkin) -> nanoseconds, validated like :func:`unix_nanos`
+    (``positive``: zero is invalid too, as for a start time)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        if value is None:
+            raise BadRecord("missing-time", f"{field_name} is missing", _MICROS_HINT)
+        raise BadRecord("bad-time", f"{field_name} {_preview(value)} is not a number", _MICROS_HINT)
+    try:
+        micros = int(value) if not isinstance(value, float) else round(value)
+    except (ValueError, OverflowError):
+        raise BadRecord(
+            "bad-time", f"{field_name} {_preview(value)} is not a number", _MICROS_HINT
+        ) from None
+    if not int(positive) <= micros < 2**63 // 1000:
+        raise BadRecord("bad-time", f"{field_name} {micros} is out of range", _MICROS_HINT)
+    return micros * 1000
+
+
+_MICROS_HINT: Final = "Jaeger and Zipkin times are integer microseconds since the epoch"
 
 
 def _preview(value: Any) -> str:

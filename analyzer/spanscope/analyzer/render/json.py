@@ -48,7 +48,37 @@ Top level
         ``one_to_one``, ``reverse_one_to_one``, ``reverse_fk``, ``many_to_many`` or
         ``generic``; ``lookup`` (str | null): the lookup name;
         ``suggestion`` (str | null): the fix, e.g. ``select_related("author")``
-        or ``prefetch_related("book_set")``.
+        or ``prefetch_related("book_set")``;
+        ``level`` (str): ``"parent"`` when the repeats run under one parent span,
+        ``"request"`` when they are spread over several parents of one request
+        (``parent`` is then the most common one); no query counts at both levels.
+    ``n_plus_one_http`` (array)
+        Backend calls repeated under one parent, sorted by ``wasted_ms`` descending:
+        ``endpoint`` (str); ``method`` (str); ``url`` (str): the URL with numbers,
+        UUIDs and hex ids in path segments and query values replaced by ``{id}``;
+        ``parent`` (str | null); ``repeats``, ``requests``, ``wasted_ms``,
+        ``example_trace_id`` as for ``n_plus_one``.
+    ``duplicates`` (array)
+        The same statement with the same parameters (equal ``spanscope.db.params_hash``,
+        or identical text with inline values) run more than once in a request, sorted
+        by ``wasted_ms`` descending: ``endpoint``, ``statement``, ``copies`` (int: in
+        the worst request), ``requests``, ``wasted_ms`` (union of the copies minus one),
+        ``example_trace_id``, ``code``.
+    ``slow_queries`` (array)
+        The 20 normalized statements with the most total time: ``statement``;
+        ``count`` (int); ``total_ms``, ``mean_ms``, ``p95_ms``, ``max_ms`` (float): the
+        statement's own durations; ``endpoints`` (array of str): up to 10 endpoints
+        that spent the most time in it, most first.
+    ``breakdown`` (object)
+        Self time by layer: ``overall`` (object | null: null without requests) and
+        ``endpoints`` (array, by total time descending), each with ``endpoint``
+        (``"(all)"`` for ``overall``); ``requests`` (int); ``duration_ms`` (mean
+        request duration); ``app_ms``, ``db_ms``, ``cache_ms``, ``template_ms``,
+        ``http_ms``, ``other_ms``: mean per request of the summed self time (duration
+        minus the union of the children's intervals) of the request's spans of that
+        layer, ``app_ms`` being the request span's own; ``db_calls``,
+        ``cache_calls``, ``template_calls``, ``http_calls``, ``other_calls``: mean
+        spans of that layer per request.
 """
 
 from __future__ import annotations
@@ -84,6 +114,10 @@ def report_document(report: AnalysisReport) -> dict[str, Any]:
             "input": data["input"],
             "endpoints": data["endpoints"],
             "n_plus_one": data["n_plus_one"],
+            "n_plus_one_http": data["n_plus_one_http"],
+            "duplicates": data["duplicates"],
+            "slow_queries": data["slow_queries"],
+            "breakdown": data["breakdown"],
         }
     )
     return document

@@ -15,7 +15,16 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 from spanscope.analyzer.render.registry import register
-from spanscope.analyzer.report import AnalysisReport, CodeLocation, EndpointsResult, NPlusOneFinding
+from spanscope.analyzer.report import (
+    AnalysisReport,
+    Breakdown,
+    CodeLocation,
+    DuplicateFinding,
+    EndpointsResult,
+    HttpNPlusOneFinding,
+    NPlusOneFinding,
+    SlowStatement,
+)
 
 #: Width used when the output is not a terminal (files, pipes, CI logs).
 PLAIN_WIDTH: Final = 100
@@ -97,11 +106,109 @@ def endpoints_table(result: EndpointsResult) -> Table:
     return table
 
 
+_BREAKDOWN_LAYERS: Final = ("app", "db", "cache", "template", "http", "other")
+#: Endpoints in the terminal's breakdown table, by total time (the JSON report has all).
+TERMINAL_BREAKDOWN_ENDPOINTS: Final = 10
+#: Slow statements listed in the terminal (the JSON report has all 20).
+TERMINAL_SLOW_STATEMENTS: Final = 5
+
+
+def _compact_table(title: str) -> Table:
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+
+
+def breakdown_table(result: Breakdown) -> Table:
+    """Mean self ms per request by layer, with each layer's share of the summed time."""
+    table = _compact_table("Time by layer: mean self ms per request (share)")
+    table.add_column("endpoint", overflow="fold", min_width=12, max_width=26)
+    table.add_column("req", justify="right", no_wrap=True)
+    for layer in _BREAKDOWN_LAYERS:
+        table.add_column(layer, justify="right", no_wrap=True)
+    shown = list(result.endpoints[:TERMINAL_BREAKDOWN_ENDPOINTS])
+    rows = ([result.overall] if result.overall else []) + shown
+    if len(result.endpoints) > len(shown):
+        more = len(result.endpoints) - len(shown)
+        table.caption = f"{more:,} more endpoint{'s' if more != 1 else ''} in --format json"
+        table.caption_justify = "left"
+    for row in rows:
+        values = [getattr(row, f"{layer}_ms") for layer in _BREAKDOWN_LAYERS]
+        total = sum(values) or 1.0
+        cells = [f"{format_ms(value)} {value / total:>3.0%}" if value else "-" for value in values]
+        table.add_row(row.endpoint, f"{row.requests:,}", *cells)
+    return table
+
+
+def http_findings_table(findings: list[HttpNPlusOneFinding]) -> Table:
+    table = _compact_table(f"N+1 backend calls ({len(findings)})")
+    table.add_column("endpoint", overflow="fold", max_width=24)
+    table.add_column("call", overflow="fold")
+    for header in ("repeats", "req", "wasted"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for finding in findings:
+        table.add_row(
+            finding.endpoint,
+            f"{finding.method} {finding.url}",
+            f"{finding.repeats:,}",
+            f"{finding.requests:,}",
+            format_ms(finding.wasted_ms),
+        )
+    return table
+
+
+def duplicates_table(findings: list[DuplicateFinding]) -> Table:
+    table = _compact_table(f"Duplicate queries: same statement, same parameters ({len(findings)})")
+    table.add_column("endpoint", overflow="fold", max_width=24)
+    table.add_column("statement", overflow="fold")
+    for header in ("copies", "req", "wasted"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for finding in findings:
+        table.add_row(
+            finding.endpoint,
+            shorten(finding.statement, 160),
+            f"{finding.copies:,}",
+            f"{finding.requests:,}",
+            format_ms(finding.wasted_ms),
+        )
+    return table
+
+
+def slow_table(statements: list[SlowStatement]) -> Table:
+    shown = statements[:TERMINAL_SLOW_STATEMENTS]
+    table = _compact_table(f"Slowest statements by total time (top {len(shown)}, ms)")
+    table.add_column("statement", overflow="fold")
+    for header in ("count", "total", "mean", "p95", "max"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for statement in shown:
+        table.add_row(
+            shorten(statement.statement, 160),
+            f"{statement.count:,}",
+            *(
+                format_ms(value)
+                for value in (
+                    statement.total_ms,
+                    statement.mean_ms,
+                    statement.p95_ms,
+                    statement.max_ms,
+                )
+            ),
+        )
+    return table
+
+
 def finding_table(rank: int, finding: NPlusOneFinding) -> Table:
     title = Text.assemble(
         (f"N+1 #{rank} ", "bold red"),
         (finding.endpoint, "bold"),
-        f"  {finding.repeats:,} queries under one parent, in {finding.requests:,} "
+        f"  {finding.repeats:,} queries under "
+        f"{'one parent' if finding.level == 'parent' else 'sibling spans'}, "
+        f"in {finding.requests:,} "
         f"request{'s' if finding.requests != 1 else ''}, "
         f"{format_ms(finding.wasted_ms)} ms wasted",
     )
@@ -163,4 +270,16 @@ class TerminalRenderer:
         else:
             console.print("No requests found: the input has no SpanKind Server spans.")
         console.print()
+        if report.breakdown.overall is not None:
+            console.print(breakdown_table(report.breakdown))
+            console.print()
         console.print(findings_group(report.n_plus_one, report.min_repeats))
+        sections = [
+            http_findings_table(report.n_plus_one_http) if report.n_plus_one_http else None,
+            duplicates_table(report.duplicates) if report.duplicates else None,
+            slow_table(report.slow_queries) if report.slow_queries else None,
+        ]
+        for section in sections:
+            if section is not None:
+                console.print(section)
+                console.print()

@@ -1,0 +1,130 @@
+"""Exact duplicate queries: the same statement with the same parameters, twice or more
+in one request (django-debug-toolbar's "duplicated"; an N+1 runs one template with
+*different* parameters, so the two are reported separately).
+
+Parameters are known equal when both spans carry the same ``db_params_hash``
+(``spanscope.db.params_hash``), or, without a hash, when the statement holds its
+values inline (no placeholders) and the texts are identical.  A parameterized
+statement without a hash is never called a duplicate: equal text says nothing
+about its parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as _compute
+from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
+from spanscope.analyzer.analyses.nplusone import repeat_groups
+from spanscope.analyzer.analyses.statements import DbSpans, db_spans
+from spanscope.analyzer.engine import Int64s, connect, group_summary, table_of, to_numpy
+from spanscope.analyzer.report import CodeLocation, DuplicateFinding
+from spanscope.analyzer.requests import Prepared, prepare
+
+pc: Any = _compute
+
+_FINDINGS_SQL: Final = """
+    WITH
+    scored AS (
+        SELECT g.*, r.endpoint, r.TraceId, t.template
+        FROM groups AS g
+        JOIN requests AS r USING (request_id)
+        JOIN templates AS t USING (template_id)
+    ),
+    findings AS (
+        SELECT endpoint, template,
+            CAST(max(n) AS BIGINT) AS copies,
+            CAST(count(DISTINCT request_id) AS BIGINT) AS requests,
+            sum(wasted_ns) / 1e6 AS wasted_ms,
+            first(TraceId ORDER BY n DESC, wasted_ns DESC, TraceId) AS example_trace_id
+        FROM scored
+        GROUP BY ALL
+    ),
+    code AS (
+        SELECT s.endpoint, s.template, m.code_filepath, m.code_lineno, m.code_function
+        FROM members AS m
+        JOIN scored AS s USING (gid)
+        WHERE m.code_filepath IS NOT NULL
+        GROUP BY s.endpoint, s.template, m.code_filepath, m.code_lineno, m.code_function
+        QUALIFY row_number() OVER (
+            PARTITION BY s.endpoint, s.template
+            ORDER BY count(*) DESC, m.code_filepath, m.code_lineno, m.code_function
+        ) = 1
+    )
+    SELECT f.*, c.code_filepath, c.code_lineno, c.code_function
+    FROM findings AS f
+    LEFT JOIN code AS c USING (endpoint, template)
+    ORDER BY wasted_ms DESC, copies DESC, endpoint, template
+"""
+
+
+def _parameter_identity(prepared: Prepared, statements: DbSpans) -> Int64s:
+    """Per DB span, an id equal for spans known to share parameters; -1: unknown."""
+    hashes = pc.take(prepared.tree.view.column("db_params_hash"), pa.array(statements.rows))
+    if isinstance(hashes, pa.ChunkedArray):
+        hashes = hashes.combine_chunks()
+    encoded = pc.dictionary_encode(hashes)
+    hash_id = to_numpy(pc.fill_null(encoded.indices, -1), np.int64)
+    inline = ~statements.parameterized[statements.statement]
+    # Hash ids first, then inline statement texts after them: never the same id.
+    by_text = np.where(inline, statements.statement + len(encoded.dictionary), -1)
+    result: Int64s = np.where(hash_id >= 0, hash_id, by_text)
+    return result
+
+
+def duplicates_from(prepared: Prepared, statements: DbSpans) -> list[DuplicateFinding]:
+    """Duplicate findings of a prepared span set, by wasted time (see the module docstring)."""
+    if not len(statements):
+        return []
+    identity = _parameter_identity(prepared, statements)
+    known = np.flatnonzero(identity >= 0)
+    tree = prepared.tree
+    request = tree.request[statements.rows[known]]
+    in_group, gid = repeat_groups((request, statements.template[known], identity[known]), 2)
+    if not in_group.size:
+        return []
+    members = known[in_group]
+    rows = statements.rows[members]
+    summary = group_summary(gid, tree.start[rows], tree.end[rows])
+    groups = table_of(
+        {
+            "gid": np.arange(len(summary.size), dtype=np.int64),
+            "request_id": tree.request[rows[summary.first]],
+            "template_id": statements.template[members[summary.first]],
+            "n": summary.size,
+            "wasted_ns": summary.wasted_ns,
+        }
+    )
+    code = tree.view.select(["code_filepath", "code_lineno", "code_function"]).take(rows)
+    tables = {
+        "groups": groups,
+        "members": code.append_column("gid", pa.array(gid)),
+        "requests": prepared.requests.select(["request_id", "endpoint", "TraceId"]),
+        "templates": statements.template_table(),
+    }
+    with connect(tables) as con:
+        found = con.sql(_FINDINGS_SQL).to_arrow_table().to_pylist()
+    return [_finding(row) for row in found]
+
+
+def _finding(row: dict[str, Any]) -> DuplicateFinding:
+    code = None
+    if row["code_filepath"] is not None:
+        code = CodeLocation(row["code_filepath"], row["code_lineno"], row["code_function"])
+    return DuplicateFinding(
+        endpoint=row["endpoint"],
+        statement=row["template"],
+        copies=row["copies"],
+        requests=row["requests"],
+        wasted_ms=row["wasted_ms"],
+        example_trace_id=row["example_trace_id"],
+        code=code,
+    )
+
+
+def duplicates(spans: SpansOrPaths) -> list[DuplicateFinding]:
+    """Exact duplicate queries per endpoint, sorted by wasted time, descending."""
+    prepared = prepare(read_spans(spans).table)
+    return duplicates_from(prepared, db_spans(prepared))

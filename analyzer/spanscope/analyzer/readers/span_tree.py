@@ -1,0 +1,190 @@
+"""Checks that need every span at once: parent links that loop, parents that are missing,
+children that outlive their parent.
+
+Each span is joined to its parent within the trace with one hash lookup (no Python loop
+per span).  Then:
+
+* a **cycle** (a span that is its own parent, or its own ancestor) would make every
+  ancestor walk loop; it is broken by turning one span of the cycle -- the earliest, the
+  most plausible root -- into a root, and reported (fatal with ``strict``: the dump is
+  corrupt);
+* an **orphan** (its parent is not in the dump) is kept as the root of what it holds, and
+  noted.  Server and Consumer spans are not counted: their parent is normally in the
+  calling process, which this dump need not contain;
+* a child that starts before or ends after its parent is kept and noted (clock skew
+  between processes, or work left running after the response).
+
+Each kind is reported once with its count, an example span and the file it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as _compute
+from spanscope.analyzer.diagnostics import Diagnostics
+from spanscope.analyzer.errors import UnreadableInputError
+
+# The stubs' overloads reject valid broadcasting calls such as `equal(array, "x")`.
+pc: Any = _compute
+
+_REMOTE_PARENT_KINDS: Final = ("Server", "Consumer")
+_CYCLE_HINT: Final = (
+    "parent ids that loop are corrupt data; the earliest span of each loop was made a root"
+)
+
+
+def check_span_tree(
+    table: pa.Table,
+    diagnostics: Diagnostics,
+    sources: Sequence[str] = (),
+    source_of_row: npt.NDArray[np.int32] | None = None,
+) -> pa.Table:
+    """``table`` (unique (TraceId, SpanId)) with parent cycles broken; problems reported.
+
+    ``sources[source_of_row[i]]`` names the file row ``i`` came from.
+    """
+    if table.num_rows == 0:
+        return table
+    tree = _Tree(table)
+
+    def where(rows: npt.NDArray[np.int64]) -> str:
+        if source_of_row is None or not len(sources):
+            return "<table>"
+        return sources[int(source_of_row[rows[0]])]
+
+    def example(rows: npt.NDArray[np.int64]) -> str:
+        row = int(rows[0])
+        return f"span {tree.span_id(row)} of trace {tree.trace_id(row)}"
+
+    cycles = tree.break_cycles()
+    for kind, rows, what in (
+        ("self-parent", cycles[0], "name themselves as their parent"),
+        ("parent-cycle", cycles[1], "are their own ancestor through a loop of parent ids"),
+    ):
+        if len(rows):
+            message = f"{len(rows):,} span(s) {what}, e.g. {example(rows)}; made roots"
+            if diagnostics.strict:
+                raise UnreadableInputError(f"{where(rows)}: {message}", _CYCLE_HINT)
+            diagnostics.note(where(rows), 0, kind, message, _CYCLE_HINT)
+
+    orphans = tree.orphans()
+    if len(orphans):
+        diagnostics.note(
+            where(orphans),
+            0,
+            "orphan-span",
+            f"{len(orphans):,} span(s) whose parent is not in the input, e.g. "
+            f"{example(orphans)}; kept, each heads its own subtree",
+            "include every file of the run (rotated files too), or ignore this if spans "
+            "were sampled or lost",
+        )
+    outside = tree.outside_parent()
+    if len(outside):
+        diagnostics.note(
+            where(outside),
+            0,
+            "child-outside-parent",
+            f"{len(outside):,} span(s) start before or end after their parent, e.g. "
+            f"{example(outside)}; kept",
+            "usually clock skew between processes or work that outlives the request; "
+            "their time is clipped to the request in breakdowns",
+        )
+    if not (len(cycles[0]) or len(cycles[1])):
+        return table
+    index = table.schema.get_field_index("ParentSpanId")
+    return table.set_column(index, table.schema.field(index), tree.parent_id_column())
+
+
+class _Tree:
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        trace = table.column("TraceId")
+        self.trace_ids = trace
+        self.span_ids = table.column("SpanId")
+        parent_ids = table.column("ParentSpanId")
+        keys = pc.binary_join_element_wise(trace, self.span_ids, "")
+        parent_keys = pc.binary_join_element_wise(trace, parent_ids, "")
+        self.has_parent = pc.not_equal(parent_ids, "").to_numpy(zero_copy_only=False)
+        found = pc.index_in(parent_keys, value_set=keys)
+        parent = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        parent[~self.has_parent] = -1
+        self.parent = parent
+        self.start = pc.cast(table.column("Timestamp"), pa.int64()).to_numpy()
+        self.end = self.start + table.column("Duration").to_numpy()
+        self.made_root = np.zeros(table.num_rows, dtype=np.bool_)
+
+    def break_cycles(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(self-parent rows, rows on longer loops) -- each made a root, one per loop."""
+        rows = np.arange(len(self.parent))
+        self_parent = np.flatnonzero(self.parent == rows)
+        self.parent[self_parent] = -1
+        self.made_root[self_parent] = True
+        looped = []
+        for loop in _loops(self.parent):
+            # The earliest span (then the smallest id) becomes the root.
+            root = min(loop, key=lambda row: (int(self.start[row]), self.span_id(row)))
+            self.parent[root] = -1
+            self.made_root[root] = True
+            looped.append(root)
+        return self_parent.astype(np.int64), np.array(sorted(looped), dtype=np.int64)
+
+    def span_id(self, row: int) -> str:
+        return str(self.span_ids[row])
+
+    def trace_id(self, row: int) -> str:
+        return str(self.trace_ids[row])
+
+    def orphans(self) -> npt.NDArray[np.int64]:
+        remote_ok = pc.is_in(
+            self.table.column("SpanKind"), value_set=pa.array(_REMOTE_PARENT_KINDS)
+        ).to_numpy(zero_copy_only=False)
+        missing = self.has_parent & (self.parent < 0) & ~self.made_root
+        return np.flatnonzero(missing & ~remote_ok).astype(np.int64)
+
+    def outside_parent(self) -> npt.NDArray[np.int64]:
+        child = np.flatnonzero(self.parent >= 0)
+        parent = self.parent[child]
+        bad = (self.start[child] < self.start[parent]) | (self.end[child] > self.end[parent])
+        result: npt.NDArray[np.int64] = child[bad].astype(np.int64)
+        return result
+
+    def parent_id_column(self) -> pa.Array[Any]:
+        result: pa.Array[Any] = pc.if_else(
+            pa.array(self.made_root), "", self.table.column("ParentSpanId")
+        )
+        return result
+
+
+def _loops(parent: npt.NDArray[np.int64]) -> list[list[int]]:
+    """Every loop of parent links (self-links already removed), each as its rows.
+
+    Pointer doubling finds the few rows whose ancestor chain never ends without a Python
+    step per span: after k rounds ``jump`` is the 2**k-th ancestor, and a chain that
+    ends does so within len(parent) steps.  Only those rows are walked one by one.
+    """
+    jump = parent.copy()
+    active = np.flatnonzero(jump >= 0)
+    rounds = max(1, len(parent).bit_length())
+    for _ in range(rounds + 1):
+        if not len(active):
+            return []
+        jump[active] = jump[jump[active]]
+        active = active[jump[active] >= 0]
+    loops: list[list[int]] = []
+    state: dict[int, int] = {}  # row -> walk number; rows finished are marked -1
+    for walk, row in enumerate(int(r) for r in active):
+        path: list[int] = []
+        while row >= 0 and row not in state:
+            state[row] = walk
+            path.append(row)
+            row = int(parent[row])
+        if row >= 0 and state[row] == walk:
+            loops.append(path[path.index(row) :])
+        for visited in path:
+            state[visited] = -1
+    return loops

@@ -1,0 +1,70 @@
+"""The tables every report section queries, registered on one DuckDB connection.
+
+``requests``
+    the request table (:mod:`spanscope.analyzer.requests`) plus ``request_id`` and
+    ``start_ns``; endpoint labels longer than :data:`ENDPOINT_CHARS` shortened.
+``spans``
+    the analysed span columns plus ``request_id``, the request that owns each span
+    (-1 for none; a server span owns itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Final
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as _compute
+from spanscope.analyzer.engine import connect
+from spanscope.analyzer.render.html.values import clip
+from spanscope.analyzer.requests import prepare
+
+pc: Any = _compute
+
+#: A server span name can be anything; an endpoint label is shortened beyond this.
+ENDPOINT_CHARS: Final = 200
+#: Columns of the prepared request table that are not part of the public one.
+_INTERNAL_REQUEST_COLUMNS: Final = ("request_id", "start_ns")
+
+
+def endpoint_label(endpoint: str) -> str:
+    """The label a report uses for ``endpoint`` (bounded length)."""
+    return clip(endpoint, ENDPOINT_CHARS) or ""
+
+
+def _clipped_endpoints(requests: pa.Table) -> pa.Table:
+    index = requests.schema.get_field_index("endpoint")
+    column = requests.column(index)
+    too_long = pc.greater(pc.utf8_length(column), ENDPOINT_CHARS)
+    if not pc.any(too_long).as_py():
+        return requests
+    shortened = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(column, 0, ENDPOINT_CHARS - 1), "\u2026", ""
+    )
+    return requests.set_column(index, "endpoint", pc.if_else(too_long, shortened, column))
+
+
+class ReportTables:
+    """The connection with both tables, and the public request table (what the
+    correlation analysis reads)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, requests: pa.Table) -> None:
+        self.con = con
+        self.requests = requests.drop_columns(list(_INTERNAL_REQUEST_COLUMNS))
+
+
+@contextmanager
+def report_tables(spans: pa.Table) -> Iterator[ReportTables]:
+    """Resolve the span tree of ``spans`` once and register both tables."""
+    prepared = prepare(spans)
+    requests = _clipped_endpoints(prepared.requests)
+    owned = prepared.tree.view.append_column(
+        "request_id", pa.array(np.asarray(prepared.tree.request, dtype=np.int64))
+    )
+    with connect({"requests": requests, "spans": owned}) as con:
+        # A progress bar would be drawn on the terminal over the CLI's own output.
+        con.execute("SET enable_progress_bar = false")
+        yield ReportTables(con, requests)

@@ -1,0 +1,240 @@
+"""How fast is ``spanscope analyze`` compared with merely parsing the same dump?
+
+Generates (or reuses) a synthetic OTLP JSON-lines dump with ``gen_dump.py``, then
+measures, each stage in a fresh subprocess so that peak RSS is the stage's own:
+
+parse floor
+    ``pyarrow.json.read_json`` of the dump, with the schema fixed up front (inferred
+    from the first line), building the nested Arrow table and nothing else.
+read
+    ``spanscope.analyzer.load.read``: sniff, parse, flatten, enrich, deduplicate.
+analyses
+    the analyses alone: ``analyze()`` and the JSON rendering on the span table
+    already in memory (its read is not timed).
+analyze
+    ``spanscope analyze DUMP --format json -o /dev/null``, the whole command.
+write parquet
+    the canonical span table written as zstd Parquet (``spanscope convert``'s output);
+    only the write is timed.
+analyze parquet
+    ``spanscope analyze`` on that Parquet file (spans per second analysed).
+
+``--with-half`` repeats the JSON stages on a dump of half the size, to show how peak
+RSS grows with the input.
+
+    python benchmarks/bench_analyze.py --size-mb 1024 --with-half
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+STAGES = ("parse floor", "read", "analyses", "analyze", "write parquet", "analyze parquet")
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _parse_floor(dump: Path, _: Path) -> int:
+    import pyarrow.json as pj
+
+    with dump.open("rb") as handle:
+        first = handle.readline()
+    with tempfile.NamedTemporaryFile(suffix=".jsonl") as head:
+        head.write(first)
+        head.flush()
+        schema = pj.read_json(head.name).schema
+    options = pj.ParseOptions(explicit_schema=schema)
+    table = pj.read_json(dump, parse_options=options)
+    return int(table.num_rows)  # lines; spans are nested inside
+
+
+def _read(dump: Path, _: Path) -> int:
+    from spanscope.analyzer.load import read
+
+    return int(read([str(dump)]).table.num_rows)
+
+
+def _analyze(path: Path) -> int:
+    from spanscope.analyzer.cli import cli
+
+    cli.main(["analyze", str(path), "--format", "json", "-o", os.devnull], standalone_mode=False)
+    return 0  # spans are counted from the Parquet metadata, outside any timing
+
+
+def _analyses(dump: Path, _: Path) -> int:
+    from spanscope.analyzer.analyses import analyze
+    from spanscope.analyzer.load import read
+    from spanscope.analyzer.render import get_renderer
+
+    table = read([str(dump)]).table
+    started = time.perf_counter()
+    with open(os.devnull, "w", encoding="utf-8") as out:
+        get_renderer("json").render(analyze(table), out, color=False)
+    print(json.dumps({"own_seconds": time.perf_counter() - started}))
+    return int(table.num_rows)
+
+
+def _analyze_json(dump: Path, _: Path) -> int:
+    return _analyze(dump)
+
+
+def _write_parquet(dump: Path, parquet: Path) -> int:
+    import pyarrow.parquet as pq
+    from spanscope.analyzer.load import read
+
+    table = read([str(dump)]).table
+    started = time.perf_counter()
+    pq.write_table(table, parquet, compression="zstd")
+    # Only the write is timed: the read is the "read" stage.
+    print(json.dumps({"write_seconds": time.perf_counter() - started}))
+    return int(table.num_rows)
+
+
+def _analyze_parquet(_: Path, parquet: Path) -> int:
+    return _analyze(parquet)
+
+
+_RUNNERS: dict[str, Callable[[Path, Path], int]] = {
+    "parse floor": _parse_floor,
+    "read": _read,
+    "analyses": _analyses,
+    "analyze": _analyze_json,
+    "write parquet": _write_parquet,
+    "analyze parquet": _analyze_parquet,
+}
+
+
+def _child(stage: str, dump: Path, parquet: Path) -> None:
+    started = time.perf_counter()
+    rows = _RUNNERS[stage](dump, parquet)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": _peak_rss_mb(), "rows": rows}))
+
+
+def run_stage(stage: str, dump: Path, parquet: Path) -> dict[str, Any]:
+    """Run one stage in a fresh interpreter; its last JSON lines are the measurements."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--stage", stage, str(dump), str(parquet)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("{"):
+            result.update(json.loads(line))
+    # Stages that must read first report the time of their own part.
+    for own in ("write_seconds", "own_seconds"):
+        if own in result:
+            result["seconds"] = result[own]
+    return result
+
+
+def count_spans(parquet: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(parquet).metadata.num_rows)
+
+
+def ensure_dump(path: Path, size_mb: float) -> Path:
+    """``path`` if it already holds a dump of about ``size_mb``, else a new one there."""
+    wanted = int(size_mb * 1024 * 1024)
+    if path.exists() and abs(path.stat().st_size - wanted) < wanted * 0.02 + 2_000_000:
+        return path
+    spec = importlib.util.spec_from_file_location("gen_dump", HERE / "gen_dump.py")
+    assert spec is not None and spec.loader is not None
+    gen_dump: Any = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen_dump)
+    print(f"generating {path} ({size_mb:g} MB)...", file=sys.stderr)
+    gen_dump.generate(path, wanted)
+    return path
+
+
+def measure(dump: Path, workdir: Path, stages: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    parquet = workdir / (dump.stem + ".parquet")
+    results = {}
+    for stage in stages:
+        print(f"  {dump.name}: {stage}...", file=sys.stderr)
+        results[stage] = run_stage(stage, dump, parquet)
+    results["_load"] = {"average": os.getloadavg()[0]}
+    if parquet.exists():
+        results["_spans"] = {"rows": count_spans(parquet), "bytes": parquet.stat().st_size}
+    return results
+
+
+def print_table(dump: Path, results: dict[str, dict[str, Any]]) -> None:
+    floor = results["parse floor"]["seconds"]
+    spans = results.get("_spans", {}).get("rows")
+    size_mb = dump.stat().st_size / 2**20
+    load = results.get("_load", {}).get("average")
+    print(
+        f"\n{dump.name}: {size_mb:,.0f} MB JSON"
+        + (f", {spans:,} spans" if spans else "")
+        + (f"; load average {load:.1f} on {os.cpu_count()} cores" if load is not None else "")
+    )
+    print(f"{'stage':<16} {'seconds':>8} {'x floor':>8} {'peak RSS MB':>12} {'M spans/s':>10}")
+    for stage in STAGES:
+        if stage not in results:
+            continue
+        row = results[stage]
+        rate = f"{spans / row['seconds'] / 1e6:10.2f}" if spans else f"{'':>10}"
+        print(
+            f"{stage:<16} {row['seconds']:8.2f} {row['seconds'] / floor:8.2f} "
+            f"{row['peak_rss_mb']:12,.0f} {rate}"
+        )
+    if "_spans" in results:
+        parquet_mb = results["_spans"]["bytes"] / 2**20
+        print(f"parquet: {parquet_mb:,.1f} MB ({size_mb / parquet_mb:,.0f}x smaller than the JSON)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=float, default=1024.0)
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "spanscope-bench",
+        help="where dumps are generated and reused",
+    )
+    parser.add_argument("--with-half", action="store_true", help="also measure half the size")
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("paths", nargs="*", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:
+        _child(args.stage, *args.paths)
+        return
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    sizes = [args.size_mb] + ([args.size_mb / 2] if args.with_half else [])
+    measured = []
+    for size in sizes:
+        dump = ensure_dump(args.workdir / f"dump-{size:g}mb.jsonl", size)
+        measured.append((dump, measure(dump, args.workdir, STAGES)))
+    for dump, results in measured:
+        print_table(dump, results)
+    if len(measured) == 2:
+        (big, full), (small, half) = measured
+        growth = big.stat().st_size / small.stat().st_size
+        print(f"\ninput x{growth:.2f}: peak RSS growth per stage")
+        for stage in STAGES:
+            if stage in full and stage in half:
+                ratio = full[stage]["peak_rss_mb"] / half[stage]["peak_rss_mb"]
+                print(f"  {stage:<16} x{ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,399 @@
+"""What tracing costs a Django request: none vs upstream OpenTelemetry vs spanscope.
+
+    .venv/bin/python benchmarks/bench_instrument.py            # full run, 2-3 minutes
+    .venv/bin/python benchmarks/bench_instrument.py --quick    # smoke run, ~15 s
+
+Configurations, each in its own subprocess (instrumentation cannot be undone
+in-process):
+
+- ``none``: plain Django;
+- ``upstream``: ``opentelemetry-instrumentation-django`` + ``-sqlite3``, one
+  ``BatchSpanProcessor`` feeding spanscope's OTLP JSON-lines file exporter;
+- ``spanscope``: the same plus spanscope's span processor (code location, ORM
+  relation, query-parameter hash, layer) and its Django patches (relations,
+  templates, cache calls, query parameters), built by
+  ``spanscope.instrument.configurator.enrichment_pipeline`` exactly as under
+  ``opentelemetry-instrument``;
+- ``spanscope_no_hash``: the same with ``SPANSCOPE_PARAMS_HASH=0``.
+
+Both traced configurations use the same batch settings (queue 8,192, 2 s delay)
+so neither drops spans.  Within a round all children stay alive side by side
+and the parent asks them for one request at a time, round-robin: only one runs
+at any moment, and load that drifts on a shared machine hits every
+configuration alike.  Each round starts fresh processes; the figures are the
+median over rounds of each round's per-request medians.
+Requests are WSGI calls made in-process on a prebuilt ``environ`` straight into
+``django.core.handlers.wsgi.WSGIHandler`` -- no network, no test client -- so
+the figures are Django's own request path plus tracing.  Views come from
+``examples/django_books_demo`` (hello, the N+1 ``books`` view and the
+``select_related`` ``books/fixed`` view), on a private SQLite copy seeded with
+``--books`` books.
+
+Each request is timed twice: wall clock, and the process's CPU time (all
+threads, so the batch exporter's encoding counts; less disturbed by other
+processes).  Per-DB-span cost = (median N+1 request time of a configuration -
+that of the configuration below it) / DB spans per N+1 request.  Afterwards the
+spanscope child times its processor's ``on_start`` and each child its exporter
+in place (thread CPU time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "examples" / "django_books_demo"
+CONFIGURATIONS = ("none", "upstream", "spanscope", "spanscope_no_hash")
+# What each configuration's child sets in its environment.
+CONFIGURATION_ENV = {"spanscope_no_hash": {"SPANSCOPE_PARAMS_HASH": "0"}}
+VIEWS = {"hello": "/", "books_fixed": "/books/fixed/", "books_n_plus_1": "/books/"}
+CLOCKS: dict[str, Callable[[], int]] = {"wall": time.perf_counter_ns, "cpu": time.process_time_ns}
+
+
+# --- child side ------------------------------------------------------------------
+
+
+def _environ(path: str) -> dict[str, Any]:
+    return {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "localhost",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+        "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+
+
+def _request(handler: Callable[..., Iterable[bytes]], path: str) -> int:
+    status: list[str] = []
+    response = handler(_environ(path), lambda s, h, exc_info=None: status.append(s))
+    body = b"".join(response)
+    getattr(response, "close", lambda: None)()
+    if not status or not status[0].startswith("200"):
+        raise SystemExit(f"{path} answered {status}: {body[:200]!r}")
+    return len(body)
+
+
+# Thread CPU time spent in the exporter (encoding + write) and spans exported.
+_EXPORT_COST = [0, 0]
+
+
+def _timed_export(export: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def timed(spans: Any) -> Any:
+        started = time.thread_time_ns()
+        try:
+            return export(spans)
+        finally:
+            _EXPORT_COST[0] += time.thread_time_ns() - started
+            _EXPORT_COST[1] += len(spans)
+
+    return timed
+
+
+def _configure_tracing(configuration: str, traces_dir: str) -> Any:
+    if configuration == "none":
+        return None
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from spanscope.instrument.file_exporter import OTLPJsonFileSpanExporter
+
+    provider = TracerProvider()
+    exporter = OTLPJsonFileSpanExporter(traces_dir)
+    exporter.export = _timed_export(exporter.export)  # type: ignore[method-assign]
+    batch: dict[str, Any] = {"max_queue_size": 8192, "schedule_delay_millis": 2000}
+    processor = None
+    if configuration.startswith("spanscope"):
+        from spanscope.instrument import layers
+        from spanscope.instrument.configurator import enrichment_pipeline
+
+        layers.install(provider)
+        processor, export_processor = enrichment_pipeline()
+        provider.add_span_processor(processor)
+        provider.add_span_processor(export_processor(exporter, **batch))
+    else:
+        provider.add_span_processor(BatchSpanProcessor(exporter, **batch))
+    DjangoInstrumentor().instrument(tracer_provider=provider)
+    SQLite3Instrumentor().instrument(tracer_provider=provider)
+    return provider, processor
+
+
+def _time_on_start(processor: Any, handler: Callable[..., Iterable[bytes]], path: str) -> float:
+    """Mean µs of thread CPU time inside the processor's on_start per DB span."""
+    original = processor.on_start
+    spent = [0, 0]
+
+    def timed(span: Any, parent_context: Any = None) -> None:
+        started = time.thread_time_ns()
+        original(span, parent_context)
+        spent[0] += time.thread_time_ns() - started
+        spent[1] += 1
+
+    processor.on_start = timed
+    for _ in range(5):
+        _request(handler, path)
+    processor.on_start = original
+    return spent[0] / spent[1] / 1000 if spent[1] else float("nan")
+
+
+def child(configuration: str, traces_dir: str) -> None:
+    """Serve the parent's commands on stdin, one JSON answer per line on stdout."""
+    traced = _configure_tracing(configuration, traces_dir)
+    import django
+
+    django.setup()
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    handler = WSGIHandler()
+    for line in sys.stdin:
+        command, _, argument = line.strip().partition(" ")
+        answer: dict[str, Any] = {}
+        if command == "request":
+            started = {clock: read() for clock, read in CLOCKS.items()}
+            _request(handler, VIEWS[argument])
+            answer = {clock: read() - started[clock] for clock, read in CLOCKS.items()}
+        elif command == "stats":
+            with CaptureQueriesContext(connection) as queries:
+                _request(handler, VIEWS["books_n_plus_1"])
+            answer["db_queries_n_plus_1"] = len(queries.captured_queries)
+            if traced is not None:
+                provider, processor = traced
+                if processor is not None:
+                    answer["on_start_us"] = _time_on_start(
+                        processor, handler, VIEWS["books_n_plus_1"]
+                    )
+                provider.shutdown()
+                answer["export_us_per_span"] = _EXPORT_COST[0] / max(_EXPORT_COST[1], 1) / 1000
+        print(json.dumps(answer), flush=True)
+
+
+# --- parent side -------------------------------------------------------------------
+
+
+def _child_env(database: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPANSCOPE_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="django_books_demo.settings",
+        SPANSCOPE_DEMO_DB="sqlite",
+        SPANSCOPE_DEMO_SQLITE_PATH=str(database),
+        PYTHONPATH=os.pathsep.join([str(DEMO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+    )
+    return env
+
+
+_SEED = """
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from inventory.models import Author, Book, Publisher
+authors = Author.objects.bulk_create(Author(name=f"Author{i}") for i in range(20))
+publishers = Publisher.objects.bulk_create(Publisher(name=f"Publisher{i}") for i in range(10))
+Book.objects.bulk_create(
+    Book(title=f"Book{i}", author=authors[i % 20], publisher=publishers[i % 10])
+    for i in range({books})
+)
+"""
+
+
+def seed(database: Path, books: int) -> None:
+    subprocess.run(
+        [sys.executable, "-c", _SEED.replace("{books}", str(books))],
+        env=_child_env(database),
+        check=True,
+        cwd=DEMO,
+    )
+
+
+class Child:
+    """One configuration's process, driven over its stdin/stdout."""
+
+    def __init__(self, configuration: str, database: Path, traces_dir: Path) -> None:
+        self.configuration = configuration
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--child", configuration],
+            env={
+                **_child_env(database),
+                **CONFIGURATION_ENV.get(configuration, {}),
+                "BENCH_TRACES_DIR": str(traces_dir),
+            },
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=DEMO,
+        )
+
+    def ask(self, command: str) -> dict[str, Any]:
+        stdin: IO[str] | None = self.process.stdin
+        stdout: IO[str] | None = self.process.stdout
+        assert stdin is not None and stdout is not None
+        stdin.write(command + "\n")
+        stdin.flush()
+        answer = stdout.readline()
+        if not answer:
+            raise SystemExit(f"the {self.configuration} child died (see its error above)")
+        return json.loads(answer)  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
+def measure(children: list[Child], requests: int, warmup: int) -> dict[str, Any]:
+    samples: dict[str, dict[str, dict[str, list[int]]]] = {
+        c.configuration: {clock: {view: [] for view in VIEWS} for clock in CLOCKS} for c in children
+    }
+    for view in VIEWS:
+        for index in range(warmup + requests):
+            for item in children:  # round-robin: one request at a time, every configuration
+                timing = item.ask(f"request {view}")
+                if index >= warmup:
+                    for clock in CLOCKS:
+                        samples[item.configuration][clock][view].append(timing[clock])
+    medians = {
+        configuration: {
+            clock: {view: statistics.median(values) / 1e6 for view, values in views.items()}
+            for clock, views in clocks.items()
+        }
+        for configuration, clocks in samples.items()
+    }
+    stats = {c.configuration: c.ask("stats") for c in children}
+    return {"medians_ms": medians, "stats": stats}
+
+
+def _table(result: dict[str, Any], clock: str) -> list[str]:
+    medians = {c: result["medians_ms"][c][clock] for c in CONFIGURATIONS}
+    queries = result["stats"]["none"]["db_queries_n_plus_1"]
+    title = {
+        "wall": "wall-clock latency",
+        "cpu": "process CPU time (all threads: the exporter's encoding counts)",
+    }[clock]
+    lines = [
+        f"median per request, {title}, ms",
+        f"{'view':<16}"
+        + "".join(f"{c:>19}" for c in CONFIGURATIONS)
+        + f"{'spanscope/upstream':>20}",
+    ]
+    for view in VIEWS:
+        row = [medians[c][view] for c in CONFIGURATIONS]
+        ratio = medians["spanscope"][view] / medians["upstream"][view]
+        lines.append(f"{view:<16}" + "".join(f"{m:>19.3f}" for m in row) + f"{ratio:>19.3f}x")
+
+    def per_span(upper: str, lower: str) -> float:
+        difference = medians[upper]["books_n_plus_1"] - medians[lower]["books_n_plus_1"]
+        return difference * 1000 / queries
+
+    fixed = medians["spanscope"]["books_fixed"] / medians["upstream"]["books_fixed"] - 1
+    lines += [
+        f"  upstream cost per DB span (over none):                 {per_span('upstream', 'none'):7.1f} µs",
+        f"  spanscope added cost per DB span (over upstream):      {per_span('spanscope', 'upstream'):7.1f} µs",
+        f"  of which the parameter hash (over spanscope_no_hash):  {per_span('spanscope', 'spanscope_no_hash'):7.1f} µs",
+        f"  spanscope added cost on the fixed books view:          {fixed * 100:7.1f} %",
+        "",
+    ]
+    return lines
+
+
+def report(result: dict[str, Any]) -> str:
+    stats = result["stats"]
+    queries = stats["none"]["db_queries_n_plus_1"]
+    lines = [f"N+1 view: {queries} DB spans per request", ""]
+    for clock in ("wall", "cpu"):
+        lines += _table(result, clock)
+    lines += [
+        "timed in place (thread CPU time):",
+        f"  spanscope on_start:                    {stats['spanscope']['on_start_us']:6.1f} µs per DB span",
+        f"  exporter (encode + write), upstream:   {stats['upstream']['export_us_per_span']:6.1f} µs per span",
+        f"  exporter (encode + write), spanscope:  {stats['spanscope']['export_us_per_span']:6.1f} µs per span",
+    ]
+    return "\n".join(lines)
+
+
+def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median over rounds of each round's medians: one process's quirks (memory layout,
+    garbage-collector timing) shift a whole round, and fresh processes per round
+    average them out."""
+    first = rounds[0]["medians_ms"]
+    medians = {
+        c: {
+            clock: {
+                view: statistics.median(r["medians_ms"][c][clock][view] for r in rounds)
+                for view in views
+            }
+            for clock, views in clocks.items()
+        }
+        for c, clocks in first.items()
+    }
+    stats: dict[str, dict[str, Any]] = {}
+    for configuration in first:
+        keys = rounds[0]["stats"][configuration].keys()
+        stats[configuration] = {
+            key: statistics.median(r["stats"][configuration][key] for r in rounds) for key in keys
+        }
+    return {"medians_ms": medians, "stats": stats}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--child", choices=CONFIGURATIONS, help=argparse.SUPPRESS)
+    parser.add_argument("--requests", type=int, default=60, help="timed requests per view")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed requests per view first")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, each with fresh processes")
+    parser.add_argument("--books", type=int, default=50, help="books in the database")
+    parser.add_argument("--quick", action="store_true", help="1 round of 8 requests per view")
+    parser.add_argument("--json", action="store_true", help="also print the raw results")
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, os.environ["BENCH_TRACES_DIR"])
+        return
+    if args.quick:
+        args.requests, args.warmup, args.rounds = 8, 2, 1
+    with tempfile.TemporaryDirectory(prefix="spanscope-bench-") as tmp:
+        database = Path(tmp) / "books.sqlite3"
+        seed(database, args.books)
+        load_before = os.getloadavg()[0]
+        rounds = []
+        for number in range(args.rounds):
+            children = [
+                Child(c, database, Path(tmp) / f"traces-{number}-{c}") for c in CONFIGURATIONS
+            ]
+            try:
+                rounds.append(measure(children, args.requests, args.warmup))
+            finally:
+                for item in children:
+                    item.close()
+        print(
+            f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.books} books, "
+            f"{args.rounds} rounds x {args.requests} requests per view and configuration, "
+            f"interleaved; load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}"
+        )
+        print(report(combine(rounds)))
+        if args.json:
+            print(json.dumps(rounds, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Duplicate queries can be told from N+1 loops by a keyed hash of their parameters."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import TracedDjango
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from spanscope.instrument import query_params
+from spanscope.instrument.processor import SpanscopeSpanProcessor
+from spanscope.instrument.query_params import ParamsHasher, current_params, key_from_env
+
+HASH = "spanscope.db.params_hash"
+
+
+@pytest.fixture
+def models(traced_django: TracedDjango) -> object:
+    from spanscope_testapp import models
+
+    return models
+
+
+def test_same_query_with_same_parameters_has_the_same_hash(
+    traced_django: TracedDjango, models: object
+) -> None:
+    first_id = models.Book.objects.order_by("id").first().id  # type: ignore[attr-defined]
+    traced_django.exporter.clear()
+
+    models.Book.objects.get(id=first_id)  # type: ignore[attr-defined]
+    models.Book.objects.get(id=first_id)  # type: ignore[attr-defined]
+
+    spans = traced_django.db_spans()
+    assert len(spans) == 2
+    hashes = [s.attributes[HASH] for s in spans if s.attributes]
+    assert hashes[0] == hashes[1]
+    assert re.fullmatch(r"[0-9a-f]{16}", str(hashes[0]))
+
+
+def test_n_plus_one_loop_has_one_statement_and_distinct_hashes(
+    traced_django: TracedDjango, models: object
+) -> None:
+    books = list(models.Book.objects.order_by("id"))  # type: ignore[attr-defined]
+    traced_django.exporter.clear()
+
+    for book in books:
+        book.title  # noqa: B018
+        models.Author.objects.get(id=book.author_id)  # type: ignore[attr-defined]
+
+    spans = traced_django.db_spans()
+    statements = {s.attributes["db.statement"] for s in spans if s.attributes}
+    hashes = [s.attributes[HASH] for s in spans if s.attributes]
+    assert len(statements) == 1
+    distinct_authors = len({b.author_id for b in books})
+    assert len(set(hashes)) == distinct_authors < len(spans)
+
+
+def test_parameter_values_are_never_recorded_by_default(
+    traced_django: TracedDjango, models: object
+) -> None:
+    secret = "reader@example.org"
+    traced_django.exporter.clear()
+
+    list(models.Author.objects.filter(name=secret))  # type: ignore[attr-defined]
+
+    (span,) = traced_django.db_spans()
+    attributes = dict(span.attributes or {})
+    assert HASH in attributes
+    assert not any(key.startswith("db.query.parameter") for key in attributes)
+    assert all(secret not in str(value) for value in attributes.values())
+
+
+def _sqlite_span(processor: SpanscopeSpanProcessor, params: object) -> dict[str, object]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    token = current_params.set(params)
+    try:
+        provider.get_tracer("opentelemetry.instrumentation.sqlite3").start_span("SELECT").end()
+    finally:
+        current_params.reset(token)
+    return dict(exporter.get_finished_spans()[0].attributes or {})
+
+
+def test_values_are_recorded_only_on_explicit_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPANSCOPE_CAPTURE_PARAMS", "1")
+
+    attributes = _sqlite_span(SpanscopeSpanProcessor(), ("reader@example.org", 7))
+
+    assert attributes["db.query.parameter.0"] == "'reader@example.org'"
+    assert attributes["db.query.parameter.1"] == "7"
+
+
+def test_hash_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SPANSCOPE_PARAMS_HASH", "0")
+
+    attributes = _sqlite_span(SpanscopeSpanProcessor(), (1,))
+
+    assert HASH not in attributes
+    assert attributes["spanscope.layer"] == "db"
+
+
+def test_spans_outside_a_query_call_get_no_hash() -> None:
+    attributes = _sqlite_span(SpanscopeSpanProcessor(), query_params.no_params())
+
+    assert HASH not in attributes
+
+
+def test_configured_key_makes_hashes_comparable_across_processes() -> None:
+    env = {"SPANSCOPE_PARAMS_HASH_KEY": "shared secret"}
+
+    one, two = ParamsHasher(key_from_env(env)), ParamsHasher(key_from_env(env))
+
+    assert one((1, "a")) == two((1, "a"))
+    assert one((1, "a")) != one((1, "b"))
+    assert one((1,)) != one(("1",))
+
+
+def test_without_a_key_each_process_draws_its_own() -> None:
+    assert ParamsHasher(key_from_env({}))((1,)) != ParamsHasher(key_from_env({}))((1,))
+
+
+def test_overlong_key_is_accepted() -> None:
+    key = key_from_env({"SPANSCOPE_PARAMS_HASH_KEY": "k" * 500})
+
+    assert ParamsHasher(key)((1,)) == ParamsHasher(key)((1,))
