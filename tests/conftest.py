@@ -25,6 +25,12 @@ if str(EXAMPLES_DIR) not in sys.path:
     sys.path.insert(0, str(EXAMPLES_DIR))
 
 from demo_harness import PostgresServer, find_postgres_bindir, temporary_postgres  # noqa: E402
+from demo_harness.mariadb import (  # noqa: E402
+    MariadbBinaries,
+    MariadbServer,
+    find_mariadb,
+    temporary_mariadb,
+)
 
 REQUIRE_SERVICES = "SPANSCOPE_REQUIRE_SERVICES"
 
@@ -60,4 +66,23 @@ def postgres_server(postgres_bindir: Path) -> Iterator[PostgresServer]:
     or hand ``server.environment()`` (PGHOST, PGPORT, PGUSER, PGDATABASE) to a child process.
     """
     with temporary_postgres(postgres_bindir, dbname="spanscope_test") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mariadb_binaries() -> MariadbBinaries:
+    """MariaDB's ``mariadbd``, ``mariadb-install-db`` and ``mariadb`` (Debian: mariadb-server)."""
+    binaries = find_mariadb()
+    if binaries is None:
+        missing_service("MariaDB (mariadbd, mariadb-install-db)", "apt-get install mariadb-server")
+    return binaries
+
+
+@pytest.fixture(scope="session")
+def mariadb_server(mariadb_binaries: MariadbBinaries) -> Iterator[MariadbServer]:
+    """A private MariaDB server on a free loopback port with an empty database.
+
+    No grant tables (any user, no password); hand ``server.environment()`` to the demo.
+    """
+    with temporary_mariadb(mariadb_binaries, dbname="spanscope_test") as server:
         yield server

@@ -24,6 +24,7 @@ class RawSpan:
     parent_span_id: str
     kind: str
     name: str
+    scope: str  # the instrumentation scope, e.g. opentelemetry.instrumentation.psycopg2
     attributes: dict[str, Any]
 
     @property
@@ -73,6 +74,7 @@ def _attribute_value(value: dict[str, Any]) -> Any:
 def _spans_of_line(path: Path, document: dict[str, Any]) -> Iterator[RawSpan]:
     for resource_spans in document.get("resourceSpans", []):
         for scope_spans in resource_spans.get("scopeSpans", []):
+            scope = str(scope_spans.get("scope", {}).get("name", ""))
             for span in scope_spans.get("spans", []):
                 yield RawSpan(
                     file=path,
@@ -81,6 +83,7 @@ def _spans_of_line(path: Path, document: dict[str, Any]) -> Iterator[RawSpan]:
                     parent_span_id=span.get("parentSpanId", "").lower(),
                     kind=str(span.get("kind", "")),
                     name=str(span.get("name", "")),
+                    scope=scope,
                     attributes={
                         a["key"]: _attribute_value(a.get("value", {}))
                         for a in span.get("attributes", [])

@@ -5,10 +5,16 @@
 ``SPANSCOPE_DEMO_DB=postgres`` uses PostgreSQL through psycopg 3 with the libpq
 variables ``PGHOST``, ``PGPORT``, ``PGUSER``, ``PGPASSWORD`` and ``PGDATABASE``
 (default database name: ``books``).
+``SPANSCOPE_DEMO_PG_DRIVER=psycopg2`` makes the same PostgreSQL settings use
+psycopg2 instead (Django picks psycopg 3 whenever it is importable).
+``SPANSCOPE_DEMO_DB=mysql`` uses MySQL or MariaDB through PyMySQL with
+``SPANSCOPE_DEMO_MYSQL_HOST``, ``_PORT``, ``_USER``, ``_PASSWORD`` and
+``_DATABASE`` (default database name: ``books``).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +32,11 @@ def _sqlite(env: Mapping[str, str]) -> DatabaseSettings:
 
 
 def _postgres(env: Mapping[str, str]) -> DatabaseSettings:
+    if env.get("SPANSCOPE_DEMO_PG_DRIVER") == "psycopg2":
+        # Django's backend tries `import psycopg` first and falls back to
+        # psycopg2 on ImportError; a None entry in sys.modules makes that import
+        # fail, in this process only.
+        sys.modules["psycopg"] = None  # type: ignore[assignment]
     # Empty HOST/PORT/USER let libpq apply its own defaults (a local socket, the
     # login name), exactly as `psql` does with the same environment.
     return {
@@ -38,9 +49,27 @@ def _postgres(env: Mapping[str, str]) -> DatabaseSettings:
     }
 
 
+def _mysql(env: Mapping[str, str]) -> DatabaseSettings:
+    # Django's MySQL backend imports MySQLdb (mysqlclient, a C extension);
+    # PyMySQL is pure Python and stands in for it once installed under that name.
+    import pymysql
+
+    pymysql.install_as_MySQLdb()
+    return {
+        "ENGINE": "django.db.backends.mysql",
+        "NAME": env.get("SPANSCOPE_DEMO_MYSQL_DATABASE") or "books",
+        "USER": env.get("SPANSCOPE_DEMO_MYSQL_USER", ""),
+        "PASSWORD": env.get("SPANSCOPE_DEMO_MYSQL_PASSWORD", ""),
+        "HOST": env.get("SPANSCOPE_DEMO_MYSQL_HOST", ""),
+        "PORT": env.get("SPANSCOPE_DEMO_MYSQL_PORT", ""),
+        "OPTIONS": {"charset": "utf8mb4"},
+    }
+
+
 BACKENDS: dict[str, Callable[[Mapping[str, str]], DatabaseSettings]] = {
     "sqlite": _sqlite,
     "postgres": _postgres,
+    "mysql": _mysql,
 }
 
 

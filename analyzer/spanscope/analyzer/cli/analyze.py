@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import click
 from spanscope.analyzer.analyses.analyze import analyze
-from spanscope.analyzer.analyses.nplusone import DEFAULT_MIN_REPEATS
+from spanscope.analyzer.analyses.check import split_acknowledged
 from spanscope.analyzer.cli.app import cli, print_diagnostics
+from spanscope.analyzer.config import load_config
 from spanscope.analyzer.errors import SpanscopeError
 from spanscope.analyzer.render import RENDERERS, get_renderer, renderer_name_for_path
 
@@ -31,9 +33,16 @@ from spanscope.analyzer.render import RENDERERS, get_renderer, renderer_name_for
 @click.option(
     "--min-repeats",
     type=click.IntRange(min=2),
-    default=DEFAULT_MIN_REPEATS,
-    show_default=True,
-    help="Same-template queries under one parent that make an N+1.",
+    default=None,
+    help="Same-template queries under one parent that make an N+1 "
+    "[default: min_repeats from [tool.spanscope], else 5].",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML file with a [tool.spanscope] table [default: the nearest pyproject.toml].",
 )
 @click.option("--input-format", default=None, help="Force the input format instead of sniffing it.")
 @click.option("--strict", is_flag=True, help="Fail on the first unreadable record.")
@@ -41,14 +50,34 @@ def analyze_command(
     paths: tuple[str, ...],
     output_format: str | None,
     output: str | None,
-    min_repeats: int,
+    min_repeats: int | None,
+    config_path: str | None,
     input_format: str | None,
     strict: bool,
 ) -> None:
-    """Rank endpoints and find N+1 queries in trace dumps (files, folders, globs)."""
+    """Rank endpoints and find N+1 queries in trace dumps (files, folders, globs).
+
+    Findings listed under [[tool.spanscope.acknowledged]] are left out of the
+    report; stderr says how many were.
+    """
     renderer = get_renderer(output_format or renderer_name_for_path(output))
-    report = analyze(list(paths), min_repeats=min_repeats, input_format=input_format, strict=strict)
+    config = load_config(config_path)
+    report = analyze(
+        list(paths),
+        min_repeats=min_repeats if min_repeats is not None else config.min_repeats,
+        input_format=input_format,
+        strict=strict,
+    )
     print_diagnostics(report.diagnostics)
+    if config.acknowledged:
+        still_open, accepted, _ = split_acknowledged(tuple(report.n_plus_one), config.acknowledged)
+        if accepted:
+            report = dataclasses.replace(report, n_plus_one=list(still_open))
+            click.echo(
+                f"spanscope: {len(accepted)} acknowledged N+1 finding(s) left out "
+                f"(see [tool.spanscope.acknowledged] in {config.path})",
+                err=True,
+            )
     if output is None:
         renderer.render(report, sys.stdout, color=sys.stdout.isatty())
         return
