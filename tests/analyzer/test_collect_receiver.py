@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opentelemetry.exporter.otlp.proto.http import Compression
@@ -79,10 +80,11 @@ def span_ids(spans: list[ReadableSpan]) -> set[tuple[str, str]]:
 
 def table_ids(out_dir: Path) -> set[tuple[str, str]]:
     table = read(out_dir).table
-    return set(zip(table["TraceId"].to_pylist(), table["SpanId"].to_pylist(), strict=True))
+    pairs = zip(table["TraceId"].to_pylist(), table["SpanId"].to_pylist(), strict=True)
+    return {(str(trace_id), str(span_id)) for trace_id, span_id in pairs}
 
 
-def lines_of(out_dir: Path) -> list[dict[str, object]]:
+def lines_of(out_dir: Path) -> list[dict[str, Any]]:
     return [
         json.loads(line)
         for path in sorted(out_dir.glob("*.jsonl"))
@@ -137,7 +139,6 @@ def test_sdk_protobuf_export_succeeds_and_every_span_reaches_the_analyzer(
     spans = make_spans()
     exporter = OTLPSpanExporter(endpoint=receiver.url, compression=compression, timeout=10)
     assert exporter.export(spans) == SpanExportResult.SUCCESS
-    exporter.shutdown()
     receiver.stop()
     assert table_ids(receiver.out_dir) == span_ids(spans)
 
@@ -146,18 +147,18 @@ def test_ids_are_written_as_lowercase_hex_not_base64(receiver: Receiver) -> None
     spans = make_spans(queries=1)
     OTLPSpanExporter(endpoint=receiver.url, timeout=10).export(spans)
     receiver.stop()
-    written = lines_of(receiver.out_dir)[0]["resourceSpans"][0]["scopeSpans"][0]["spans"]  # type: ignore[index]
+    written = lines_of(receiver.out_dir)[0]["resourceSpans"][0]["scopeSpans"][0]["spans"]
     ids = {(s["traceId"], s["spanId"]) for s in written}
     assert ids == span_ids(spans)
     parents = {s.get("parentSpanId") for s in written if s["kind"] == 3}
     server = next(s for s in spans if s.kind is SpanKind.SERVER)
-    assert parents == {format(server.context.span_id, "016x")}  # type: ignore[union-attr]
+    assert parents == {format(server.context.span_id, "016x")}
 
 
 def test_lines_use_collector_json_conventions(receiver: Receiver) -> None:
     OTLPSpanExporter(endpoint=receiver.url, timeout=10).export(make_spans(queries=1))
     receiver.stop()
-    spans = lines_of(receiver.out_dir)[0]["resourceSpans"][0]["scopeSpans"][0]["spans"]  # type: ignore[index]
+    spans = lines_of(receiver.out_dir)[0]["resourceSpans"][0]["scopeSpans"][0]["spans"]
     span = next(s for s in spans if s["name"] == "SELECT")
     assert isinstance(span["startTimeUnixNano"], str)  # int64 as a string
     assert isinstance(span["kind"], int)  # enums as numbers, as the Collector writes them

@@ -8,9 +8,8 @@ import sys
 import click
 from spanscope.analyzer.analyses.analyze import analyze
 from spanscope.analyzer.analyses.check import split_acknowledged
-from spanscope.analyzer.cli.app import cli, print_diagnostics
+from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
 from spanscope.analyzer.config import load_config
-from spanscope.analyzer.errors import SpanscopeError
 from spanscope.analyzer.render import RENDERERS, get_renderer, renderer_name_for_path
 
 
@@ -78,13 +77,4 @@ def analyze_command(
                 f"(see [tool.spanscope.acknowledged] in {config.path})",
                 err=True,
             )
-    if output is None:
-        renderer.render(report, sys.stdout, color=sys.stdout.isatty())
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            renderer.render(report, handle, color=False)
-    except OSError as err:
-        raise SpanscopeError(
-            f"cannot write {output}: {err.strerror}", "choose a writable output path"
-        ) from None
+    write_output(renderer, report, output, sys.stdout)

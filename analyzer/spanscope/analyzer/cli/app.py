@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Final, TextIO
+from typing import Any, Final, Protocol, TextIO
 
 import click
 from spanscope.analyzer.analyses.analyze import spanscope_version
@@ -74,3 +74,21 @@ def print_diagnostics(diagnostics: Diagnostics, err: TextIO | None = None) -> No
 @click.version_option(spanscope_version(), "--version", prog_name="spanscope")
 def cli() -> None:
     """Where does the time of a slow Django request go? Analyse OpenTelemetry trace dumps."""
+
+
+class _Renders(Protocol):
+    def render(self, result: Any, out: TextIO, *, color: bool) -> None: ...
+
+
+def write_output(renderer: _Renders, result: Any, output: str | None, stdout: TextIO) -> None:
+    """Render to ``output`` (no colour), or to ``stdout`` (colour when it is a terminal)."""
+    if output is None:
+        renderer.render(result, stdout, color=stdout.isatty())
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            renderer.render(result, handle, color=False)
+    except OSError as err:
+        raise SpanscopeError(
+            f"cannot write {output}: {err.strerror}", "choose a writable output path"
+        ) from None

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import click
 from spanscope.analyzer.analyses.check import check
-from spanscope.analyzer.cli.app import cli, print_diagnostics
-from spanscope.analyzer.cli.compare import write_output
+from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
 from spanscope.analyzer.config import load_config
 from spanscope.analyzer.render.check_formats import CHECK_FORMATS
 from spanscope.analyzer.render.check_sarif import CheckSarifRenderer

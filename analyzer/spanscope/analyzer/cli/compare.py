@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any, TextIO, cast
+from typing import cast
 
 import click
 from spanscope.analyzer.analyses.compare import Measurement, compare, measure
-from spanscope.analyzer.cli.app import cli, print_diagnostics
+from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
 from spanscope.analyzer.config import CompareMetric, CompareOptions, load_config
-from spanscope.analyzer.errors import SpanscopeError, UsageError
+from spanscope.analyzer.errors import UsageError
 from spanscope.analyzer.render.compare_formats import COMPARE_FORMATS
-from spanscope.analyzer.render.result_formats import ResultRenderer
 
 
 def split_sides(
@@ -38,22 +37,6 @@ def split_sides(
             "or repeat --before/--after for several inputs per side",
         )
     return [paths[0]], [paths[1]]
-
-
-def write_output(
-    renderer: ResultRenderer[Any], result: object, output: str | None, stdout: TextIO
-) -> None:
-    """Render to ``output`` (no colour), or to ``stdout`` (colour when it is a terminal)."""
-    if output is None:
-        renderer.render(result, stdout, color=stdout.isatty())
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            renderer.render(result, handle, color=False)
-    except OSError as err:
-        raise SpanscopeError(
-            f"cannot write {output}: {err.strerror}", "choose a writable output path"
-        ) from None
 
 
 @cli.command("compare")

@@ -9,8 +9,7 @@ from typing import Final
 import click
 from spanscope.analyzer.analyses.correlate import DEFAULT_MIN_POINTS, SMALLEST_MIN_POINTS, correlate
 from spanscope.analyzer.analyses.series import DEFAULT_INTERVAL, parse_interval
-from spanscope.analyzer.cli.app import cli, print_diagnostics
-from spanscope.analyzer.errors import SpanscopeError
+from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
 from spanscope.analyzer.render.correlate_formats import CORRELATE_FORMATS
 
 #: Rows the terminal shows when --top is not given (JSON gets every row).
@@ -95,13 +94,4 @@ def correlate_command(
         top = TERMINAL_TOP
     if top:
         result = result.head(top)
-    if output is None:
-        renderer.render(result, sys.stdout, color=sys.stdout.isatty())
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            renderer.render(result, handle, color=False)
-    except OSError as err:
-        raise SpanscopeError(
-            f"cannot write {output}: {err.strerror}", "choose a writable output path"
-        ) from None
+    write_output(renderer, result, output, sys.stdout)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import ClassVar, Final, TextIO
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from spanscope.analyzer.analyses.compare import (
@@ -20,7 +19,8 @@ from spanscope.analyzer.analyses.compare import (
     NPlusOneStatus,
 )
 from spanscope.analyzer.analyses.compare_stats import FASTER, SLOWER, Summary
-from spanscope.analyzer.render.terminal import PLAIN_WIDTH, format_code, format_ms, shorten
+from spanscope.analyzer.render.console import make_console
+from spanscope.analyzer.render.terminal import format_code, format_ms, shorten
 
 _VERDICT_STYLE: Final = {FASTER: "bold green", SLOWER: "bold red"}
 _STATUS_STYLE: Final[dict[NPlusOneStatus, str]] = {
@@ -159,14 +159,7 @@ class CompareTerminalRenderer:
     suffixes: ClassVar[tuple[str, ...]] = (".txt", ".log")
 
     def render(self, result: CompareResult, out: TextIO, *, color: bool) -> None:
-        console = Console(
-            file=out,
-            width=None if color else PLAIN_WIDTH,
-            force_terminal=color,
-            no_color=not color,
-            highlight=False,
-            emoji=False,
-        )
+        console = make_console(out, color=color)
         options = result.options
         console.print(
             f"spanscope {result.spanscope_version} compare: before {result.before.requests:,} "

@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import ClassVar, Final, TextIO
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from spanscope.analyzer.analyses.correlate import SIGNIFICANCE, Correlation, CorrelationResult
-from spanscope.analyzer.render.terminal import PLAIN_WIDTH
+from spanscope.analyzer.render.console import make_console
 
 #: Short labels of the series kinds, so the name column keeps its width.
 KIND_LABELS: Final = {
@@ -99,14 +98,7 @@ class CorrelationTerminalRenderer:
     suffixes: ClassVar[tuple[str, ...]] = (".txt", ".log")
 
     def render(self, result: CorrelationResult, out: TextIO, *, color: bool) -> None:
-        console = Console(
-            file=out,
-            width=None if color else PLAIN_WIDTH,
-            force_terminal=color,
-            no_color=not color,
-            highlight=False,
-            emoji=False,
-        )
+        console = make_console(out, color=color)
         console.print(headline(result))
         console.print()
         if result.results:

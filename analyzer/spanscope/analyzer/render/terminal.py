@@ -11,9 +11,10 @@ import os
 from typing import ClassVar, Final, TextIO
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from spanscope.analyzer.render.console import make_console
 from spanscope.analyzer.render.registry import register
 from spanscope.analyzer.report import (
     AnalysisReport,
@@ -26,8 +27,6 @@ from spanscope.analyzer.report import (
     SlowStatement,
 )
 
-#: Width used when the output is not a terminal (files, pipes, CI logs).
-PLAIN_WIDTH: Final = 100
 #: A normalized statement longer than this is shortened in the middle.
 MAX_STATEMENT_CHARS: Final = 320
 
@@ -251,14 +250,7 @@ class TerminalRenderer:
     suffixes: ClassVar[tuple[str, ...]] = (".txt", ".log")
 
     def render(self, report: AnalysisReport, out: TextIO, *, color: bool) -> None:
-        console = Console(
-            file=out,
-            width=None if color else PLAIN_WIDTH,
-            force_terminal=color,
-            no_color=not color,
-            highlight=False,
-            emoji=False,
-        )
+        console = make_console(out, color=color)
         stats = report.input
         console.print(
             f"spanscope {report.spanscope_version}: {stats.files:,} files, {stats.spans:,} spans, "
