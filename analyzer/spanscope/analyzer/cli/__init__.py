@@ -15,6 +15,7 @@ from spanscope.analyzer.cli import collect as _collect  # noqa: F401  (registers
 from spanscope.analyzer.cli import compare as _compare  # noqa: F401  (registers the command)
 from spanscope.analyzer.cli import convert as _convert  # noqa: F401  (registers the command)
 from spanscope.analyzer.cli import correlate as _correlate  # noqa: F401  (registers the command)
+from spanscope.analyzer.cli import explain as _explain  # noqa: F401  (registers the command)
 from spanscope.analyzer.cli import report as _report  # noqa: F401  (registers the command)
 from spanscope.analyzer.cli.app import cli, print_diagnostics
 

@@ -1,0 +1,54 @@
+"""``spanscope explain TRACE_ID PATH…``: one trace as an indented tree with self times."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from spanscope.analyzer.analyses.explain import explain
+from spanscope.analyzer.analyses.inputs import read_spans
+from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
+from spanscope.analyzer.config import load_config
+from spanscope.analyzer.render.explain_formats import EXPLAIN_FORMATS
+
+
+@cli.command("explain")
+@click.argument("trace")
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(EXPLAIN_FORMATS.names()),
+    default=None,
+    help="Output format [default: from the -o suffix, else terminal].",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE."
+)
+@click.option(
+    "--min-repeats",
+    type=click.IntRange(min=2),
+    default=None,
+    help="Sibling spans folded into one line, and the N+1 threshold "
+    "[default: min_repeats from [tool.spanscope], else 5].",
+)
+@click.option("--input-format", default=None, help="Force the input format instead of sniffing it.")
+def explain_command(
+    trace: str,
+    paths: tuple[str, ...],
+    output_format: str | None,
+    output: str | None,
+    min_repeats: int | None,
+    input_format: str | None,
+) -> None:
+    """Print one trace as a tree: start, duration and self time of every span.
+
+    TRACE is a trace id, any unique prefix of one (as `spanscope analyze` prints
+    them), or `slowest` for the slowest request in the dumps.
+    """
+    renderer = EXPLAIN_FORMATS.for_output(output_format, output)
+    loaded = read_spans(list(paths), input_format=input_format)
+    print_diagnostics(loaded.diagnostics)
+    repeats = min_repeats if min_repeats is not None else load_config().min_repeats
+    result = explain(loaded.table, trace, min_repeats=repeats)
+    write_output(renderer, result, output, sys.stdout)
