@@ -27,11 +27,11 @@ class Launcher:
     to its whole process group, as a terminal's Ctrl-C does. Pre-fork servers
     (gunicorn) are stopped through their master alone, which stops its workers.
 
-    runserver's autoreloader is stopped the way a developer stops it: Ctrl-C
-    (SIGINT to the group). A SIGTERM makes Django's reloader parent exit through
-    ``sys.exit`` inside ``subprocess.run``, which SIGKILLs the serving child at
-    once, so the child's last spans (up to one batch delay) are lost; on Ctrl-C
-    ``subprocess.run`` first gives the child a moment to exit by itself.
+    runserver's autoreloader is stopped the way a process manager stops it:
+    SIGTERM to the reloader parent alone. Plain Django would SIGKILL the serving
+    child then and lose its last spans; spanscope's instrumentation makes the
+    parent forward the signal and wait (``spanscope.instrument.autoreload``), and
+    this launcher is what proves it.
     """
 
     name: str
@@ -85,8 +85,6 @@ LAUNCHERS: dict[str, Launcher] = {
         Launcher(
             "runserver-autoreload",
             _runserver_autoreload,
-            signal_group=True,
-            stop_signal=signal.SIGINT,
             main_serves=False,
         ),
         Launcher("gunicorn-sync", _gunicorn("--workers", "4"), workers=4, main_serves=False),

@@ -150,12 +150,7 @@ class _Instance:
         for _ in range(_PORT_ATTEMPTS):
             self.port = free_port()
             process = self._spawn()
-            port = self.port
-            if wait_until(
-                lambda: is_listening(port) and self.socket.exists(),
-                partial(_is_running, process),
-                60,
-            ):
+            if wait_until(self._ready, partial(_is_running, process), 60):
                 return process
             _stop(process)
             if "Address already in use" not in self._log():
@@ -190,6 +185,10 @@ class _Instance:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+
+    def _ready(self) -> bool:
+        # The socket appears once the server is ready; the client uses it.
+        return is_listening(self.port) and self.socket.exists()
 
     def client(self, sql: str) -> None:
         self._run(

@@ -106,7 +106,8 @@ class DriverRun:
             if f["endpoint"] == "GET books/" and table in f["statement"].lower()
         ]
         assert len(matching) == 1, [f["statement"] for f in self.report["n_plus_one"]]
-        return matching[0]
+        finding: dict[str, Any] = matching[0]
+        return finding
 
 
 @pytest.fixture(

@@ -47,7 +47,12 @@ LATENCY_FACTOR, LATENCY_SLACK_S = 1.5, 0.020
 RSS_GROWTH_BOUND_BYTES = 60 * 1024 * 1024
 # spanscope's SIGTERM flush gives up after 5 s (spanscope.instrument.shutdown).
 STOP_BOUND_S = 10.0
-OUTAGES = ["closed-port", "blackhole"]
+# (endpoint kind, OTLP protocol)
+OUTAGES = [
+    ("closed-port", "http/protobuf"),
+    ("blackhole", "http/protobuf"),
+    ("blackhole", "grpc"),
+]
 
 
 @contextmanager
@@ -112,7 +117,9 @@ class OutageRun:
         return statistics.median(self.latencies_s)
 
 
-def serve_and_measure(name: str, base_env: dict[str, str], workdir: Path) -> OutageRun:
+def serve_and_measure(
+    name: str, base_env: dict[str, str], workdir: Path, protocol: str = "http/protobuf"
+) -> OutageRun:
     traces = workdir / "traces"
     with endpoint(name) as port:
         env = {
@@ -124,7 +131,7 @@ def serve_and_measure(name: str, base_env: dict[str, str], workdir: Path) -> Out
         }
         if port is not None:
             env["OTEL_TRACES_EXPORTER"] = "spanscope_file,otlp"
-            env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
+            env["OTEL_EXPORTER_OTLP_PROTOCOL"] = protocol
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://{LOOPBACK}:{port}"
         server = InstrumentedServer(env, workdir / "server.log")
         with server:
@@ -142,7 +149,7 @@ def serve_and_measure(name: str, base_env: dict[str, str], workdir: Path) -> Out
             server_exit = server.stop()
             stop_s = time.monotonic() - started
     return OutageRun(
-        name,
+        f"{name} ({protocol})" if port is not None else name,
         latencies,
         responses,
         rss_growth,
@@ -165,14 +172,14 @@ def baseline(outage_env: dict[str, str], tmp_path_factory: pytest.TempPathFactor
     return serve_and_measure("file-only", outage_env, tmp_path_factory.mktemp("file-only"))
 
 
-@pytest.fixture(scope="module", params=OUTAGES)
+@pytest.fixture(scope="module", params=OUTAGES, ids=lambda o: f"{o[0]}-{o[1].split('/')[0]}")
 def outage(
     request: pytest.FixtureRequest,
     outage_env: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> OutageRun:
-    name: str = request.param
-    return serve_and_measure(name, outage_env, tmp_path_factory.mktemp(name))
+    name, protocol = request.param
+    return serve_and_measure(name, outage_env, tmp_path_factory.mktemp(name), protocol)
 
 
 def test_app_keeps_serving_every_request(outage: OutageRun) -> None:

@@ -3,7 +3,7 @@
 Each server runs under the real ``opentelemetry-instrument`` with nothing
 configured but ``DJANGO_SETTINGS_MODULE`` and ``SPANSCOPE_TRACES_DIR``, gets
 concurrent HTTP requests on loopback, and is stopped the way its users stop it
-(SIGTERM; Ctrl-C for runserver's autoreloader). The files are then read twice:
+(SIGTERM, to runserver's autoreloader parent too). The files are then read twice:
 line by line (what was written, duplicates included) and by the analyzer.
 """
 
@@ -42,7 +42,7 @@ QUERIES_PER_REQUEST = {
     "books/async/": 7,  # acount() + the first 5 books + one author lookup per book
 }
 ROUTES = sorted(QUERIES_PER_REQUEST)
-SERVERS = ["runserver-autoreload", "gunicorn-sync", "gunicorn-threads", "uvicorn"]
+SERVERS = ["runserver", "runserver-autoreload", "gunicorn-sync", "gunicorn-threads", "uvicorn"]
 # 4 sync workers each serve one request at a time: 8 requests in flight must spread
 # over at least two of them, and each one that served writes its own file.
 MIN_WRITING_PROCESSES = {"gunicorn-sync": 2}

@@ -13,7 +13,14 @@ import logging
 from collections.abc import Callable
 
 from opentelemetry import trace
-from spanscope.instrument import cache, middleware, query_params, relations, templates
+from spanscope.instrument import (
+    autoreload,
+    cache,
+    middleware,
+    query_params,
+    relations,
+    templates,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -23,6 +30,7 @@ INSTALLERS: dict[str, Callable[[trace.TracerProvider | None], bool]] = {
     "query parameters": lambda provider: query_params.install(),
     "cache calls": cache.install,
     "template rendering": templates.install,
+    "runserver autoreloader SIGTERM": lambda provider: autoreload.install(),
 }
 # Installed only when asked for (SPANSCOPE_MIDDLEWARE_SPANS=1): reported apart.
 OPTIONAL_INSTALLERS: dict[str, Callable[[trace.TracerProvider | None], bool]] = {
