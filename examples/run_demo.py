@@ -9,7 +9,13 @@
    ``/`` ones double as warm-up (imports, first connection) and are their own
    endpoint, so they do not blur the two books views;
 4. stop the server with SIGTERM (the way a process manager does) and run
-   ``spanscope analyze`` on the trace files.
+   ``spanscope analyze`` on the trace files;
+5. deploy "the fix" (``SPANSCOPE_DEMO_APPLY_FIX=1``: ``books/`` is now served by
+   the ``select_related`` view), replay the same traffic into a second folder,
+   and run ``spanscope compare`` on the before and after dumps: ``books/`` gets
+   faster with both N+1 findings resolved; ``books/fixed/`` runs the same code in
+   both runs, so whatever it shows is run-to-run variation (in the first run its
+   requests share the CPU with the export of the N+1 requests' 2,001 spans each).
 
 Your own ``OTEL_*`` variables are passed through (they win over spanscope's
 defaults); ``--db postgres`` uses the server named by ``PGHOST`` etc. when
@@ -31,6 +37,7 @@ from demo_harness import (
     Database,
     HarnessError,
     PostgresServer,
+    Recording,
     Response,
     SqliteDatabase,
     demo_environment,
@@ -66,7 +73,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=Path,
         default=REPO_ROOT / "out" / "demo",
         metavar="DIR",
-        help="working folder: traces/, server.log, books.sqlite3 (default: out/demo)",
+        help="working folder: traces/, traces-after/, server logs, books.sqlite3 "
+        "(default: out/demo)",
+    )
+    parser.add_argument(
+        "--no-compare",
+        action="store_true",
+        help="skip step 5 (the after-the-fix run and `spanscope compare`)",
     )
     parser.add_argument(
         "--keep",
@@ -136,27 +149,42 @@ def summarize(responses: list[Response]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     out = args.out.resolve()
-    traces = fresh_traces_dir(out / "traces", args.keep)
+    before = fresh_traces_dir(out / "traces", args.keep)
+    after = fresh_traces_dir(out / "traces-after", args.keep)
+    plan = demo_plan(args.requests)
     with open_database(args.db, out) as database:
-        env = demo_environment(os.environ, database, extra={"SPANSCOPE_TRACES_DIR": str(traces)})
+        env = demo_environment(os.environ, database, extra={"SPANSCOPE_TRACES_DIR": str(before)})
         say(f"preparing the {database.name} database (migrate, seed 1,000 books)")
         prepare_database(env)
-        recording = record_traffic(env, out / "server.log", demo_plan(args.requests), say)
+        recording = record_traffic(env, out / "server.log", plan, say)
+        if not args.no_compare:
+            say("deploying the fix (books/ now uses select_related) and replaying the traffic")
+            fixed_env = {**env, "SPANSCOPE_TRACES_DIR": str(after), "SPANSCOPE_DEMO_APPLY_FIX": "1"}
+            recording_after = record_traffic(fixed_env, out / "server-after.log", plan, say)
+    status = report(recording, ["analyze", str(before)])
+    if not args.no_compare:
+        status = max(status, report(recording_after, ["compare", str(before), str(after)]))
+    return status
+
+
+def report(recording: Recording, spanscope_args: list[str]) -> int:
+    """Client-side timings of one run, then the spanscope command on its traces."""
     responses = recording.responses
     print("\n".join(["client-side timings:", *summarize(responses)]), flush=True)
     if recording.server_exit.killed:
         say(f"the server ignored SIGTERM and was killed; see {recording.log_path}")
-    say(f"spanscope analyze {traces}")
-    analysis = run_spanscope(["analyze", str(traces)])
-    sys.stdout.write(analysis.stdout)
-    sys.stderr.write(analysis.stderr)
+    say("spanscope " + " ".join(spanscope_args))
+    result = run_spanscope(spanscope_args)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
     failed = [response for response in responses if response.status >= 400]
     if failed:
         say(
-            f"{len(failed)} request(s) failed, e.g. /{failed[0].path} -> {failed[0].status}; see {recording.log_path}"
+            f"{len(failed)} request(s) failed, e.g. /{failed[0].path} -> {failed[0].status}; "
+            f"see {recording.log_path}"
         )
         return 1
-    return analysis.returncode
+    return result.returncode
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,6 +36,13 @@ def test_every_cli_command_is_documented() -> None:
     assert undocumented == []
 
 
+def test_every_command_the_readme_names_exists() -> None:
+    assert isinstance(cli, click.Group)
+    named = set(re.findall(r"`spanscope ([a-z]+)", README))
+    assert named, "the README names no command? the scan is broken"
+    assert sorted(named - set(cli.commands)) == []
+
+
 def test_every_instrumentation_environment_variable_is_documented() -> None:
     sources = (ROOT / "instrument").rglob("*.py")
     names = {
