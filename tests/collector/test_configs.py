@@ -538,14 +538,10 @@ def test_readme_documents_every_framing_it_ships() -> None:
 
 # -- round trip: files laid out as the collector writes them load in the analyzer --------
 
-COLLECTOR_FORMAT_SAMPLE = (
-    REPO_ROOT.parent / "shared" / "samples" / "otlp-json" / "django_books_nplus1.jsonl"
-)
+COLLECTOR_FORMAT_SAMPLE = REPO_ROOT / "tests" / "data" / "samples" / "django_books_nplus1.jsonl"
 
 
 def sample_lines() -> list[bytes]:
-    if not COLLECTOR_FORMAT_SAMPLE.is_file():
-        pytest.skip(f"{COLLECTOR_FORMAT_SAMPLE} is not available")
     return COLLECTOR_FORMAT_SAMPLE.read_bytes().splitlines(keepends=True)
 
 
