@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as _compute
 from spanscope.analyzer.schema import DERIVED_SCHEMA, SPAN_SCHEMA
@@ -50,6 +51,42 @@ _WANTED: Final = tuple(
 _ENTRIES: Final = pa.list_(
     pa.struct([pa.field("key", pa.string()), pa.field("value", pa.string())])
 )
+_STR_MAP: Final = pa.map_(pa.string(), pa.string())
+
+#: Attributes the analyses read from ``SpanAttributes`` itself rather than from a derived
+#: column (the URL of an HTTP client span); a table read for analysis keeps only these.
+ANALYSIS_ATTRIBUTES: Final = _URL_ATTRIBUTES
+#: Columns no analysis reads: a table read for analysis only leaves them out, and a
+#: reader that knows it need not build them (the attribute maps are most of a span).
+_NOT_ANALYSED: Final = ("ServiceName", "ScopeName", "StatusMessage", "ResourceAttributes")
+#: Columns of few distinct values (a few hundred statements, files, relations among
+#: millions of spans) that a table read for analysis holds dictionary-encoded: the SQL
+#: text alone is most of a span's bytes.  Only columns every analysis reads with
+#: dictionary-capable kernels are listed (``SpanName`` and the HTTP columns are not).
+DICTIONARY_COLUMNS: Final = (
+    "SpanKind",
+    "StatusCode",
+    "layer",
+    "http_target",
+    "db_system",
+    "db_statement",
+    "code_filepath",
+    "code_function",
+    "orm_relation",
+    "orm_relation_kind",
+    "orm_lookup",
+)
+_DICTIONARY: Final = pa.dictionary(pa.int32(), pa.string())
+#: What ``load.read(..., columns="analysis")`` returns: SPAN_SCHEMA without the columns
+#: above, ``SpanAttributes`` holding :data:`ANALYSIS_ATTRIBUTES` only, and the
+#: :data:`DICTIONARY_COLUMNS` dictionary-encoded.
+ANALYSIS_SCHEMA: Final = pa.schema(
+    [
+        f.with_type(_DICTIONARY) if f.name in DICTIONARY_COLUMNS else f
+        for f in SPAN_SCHEMA
+        if f.name not in _NOT_ANALYSED
+    ]
+)
 
 
 def enrich(table: pa.Table) -> pa.Table:
@@ -58,6 +95,30 @@ def enrich(table: pa.Table) -> pa.Table:
     Derived columns already present (a Parquet file written by ``spanscope convert``)
     are kept; missing ones are computed.
     """
+    return _with_derived(table).select(SPAN_SCHEMA.names).cast(SPAN_SCHEMA)
+
+
+def for_analysis(table: pa.Table) -> pa.Table:
+    """``table`` (BASE_SCHEMA columns or fewer, derived ones optional) -> ANALYSIS_SCHEMA.
+
+    Derived columns are computed as :func:`enrich` does (which needs ``SpanAttributes``
+    when any is missing); ``SpanAttributes`` keeps only :data:`ANALYSIS_ATTRIBUTES`,
+    an absent one reads as empty maps.
+    """
+    if table.schema.equals(ANALYSIS_SCHEMA):  # a reader that built it already
+        return table
+    table = _with_derived(table)
+    if "SpanAttributes" in table.column_names:
+        index = table.schema.get_field_index("SpanAttributes")
+        chunks = [keep_keys(chunk, ANALYSIS_ATTRIBUTES) for chunk in table.column(index).chunks]
+        kept = pa.chunked_array(chunks, type=_STR_MAP)  # type: ignore[call-overload]  # stubs lack map types
+        table = table.set_column(index, "SpanAttributes", kept)
+    else:
+        table = table.append_column("SpanAttributes", empty_maps(table.num_rows))
+    return table.select(ANALYSIS_SCHEMA.names).cast(ANALYSIS_SCHEMA)
+
+
+def _with_derived(table: pa.Table) -> pa.Table:
     missing = [f.name for f in DERIVED_SCHEMA if f.name not in table.column_names]
     if missing:
         # Record batches slice both columns at the same row boundaries.
@@ -67,11 +128,65 @@ def enrich(table: pa.Table) -> pa.Table:
             field = DERIVED_SCHEMA.field(name)
             pieces = [chunk[name] for chunk in chunks]
             table = table.append_column(field, pa.chunked_array(pieces, type=field.type))
-    return table.select(SPAN_SCHEMA.names).cast(SPAN_SCHEMA)
+    return table
+
+
+def empty_maps(rows: int) -> pa.Array[Any]:
+    """``rows`` empty ``map<string, string>`` values, without a Python list per row."""
+    empty = pa.array([], pa.string())
+    result: pa.Array[Any] = pa.MapArray.from_arrays(  # type: ignore[call-overload]  # int32 offsets are valid for map
+        pa.array(np.zeros(rows + 1, dtype=np.int32)), empty, empty
+    )
+    return result
+
+
+def keep_keys(maps: pa.Array[Any], keys: tuple[str, ...]) -> pa.Array[Any]:
+    """``maps`` (map<string, string>) with only the entries whose key is in ``keys``."""
+    entries = maps.cast(_ENTRIES)
+    flat = pc.list_flatten(entries)
+    wanted = pc.fill_null(pc.is_in(pc.struct_field(flat, "key"), value_set=pa.array(keys)), False)
+    parents = pc.list_parent_indices(entries).to_numpy()
+    kept = wanted.to_numpy(zero_copy_only=False)
+    return _map_of(parents[kept], len(maps), flat.filter(wanted))
+
+
+def _map_of(parents: npt.NDArray[Any], rows: int, entries: pa.Array[Any]) -> pa.Array[Any]:
+    """A map array of ``rows`` rows from entries sorted by row (``parents[i]`` is the row
+    of entry ``i``)."""
+    offsets = np.zeros(rows + 1, dtype=np.int32)
+    np.cumsum(np.bincount(parents, minlength=rows), out=offsets[1:])
+    result: pa.Array[Any] = pa.MapArray.from_arrays(  # type: ignore[call-overload]  # int32 offsets are valid for map
+        pa.array(offsets), pc.struct_field(entries, "key"), pc.struct_field(entries, "value")
+    )
+    return result
+
+
+def derive_from_entries(
+    codes: npt.NDArray[np.int64],
+    parents: npt.NDArray[np.int64],
+    values: pa.Array[Any],
+    kinds: pa.Array[Any],
+) -> dict[str, pa.Array[Any]]:
+    """The derived columns of ``len(kinds)`` spans from flattened attribute entries.
+
+    ``codes[i]`` is the index in :func:`wanted_names` of entry ``i``'s key (-1 for a key
+    no derived column reads), ``parents[i]`` its span and ``values[i]`` its text; entries
+    are in span order.  A reader that flattens attributes itself passes only the wanted
+    entries here, and never builds the attribute maps.
+    """
+    return _derive_columns(_Lookup(codes, parents, values, len(kinds)), kinds)
+
+
+def wanted_names() -> tuple[str, ...]:
+    """Every attribute name a derived column or the analyses read, in code order."""
+    return _WANTED
 
 
 def _derive(attributes: pa.Array[Any], kinds: pa.Array[Any]) -> dict[str, pa.Array[Any]]:
-    lookup = _Lookup(attributes)
+    return _derive_columns(_Lookup.of_maps(attributes), kinds)
+
+
+def _derive_columns(lookup: _Lookup, kinds: pa.Array[Any]) -> dict[str, pa.Array[Any]]:
     columns = {name: lookup.first(names) for name, names in ATTRIBUTE_SOURCES.items()}
     for name in ("http_status_code", "code_lineno"):
         columns[name] = _to_int32(columns[name])
@@ -86,37 +201,89 @@ def _derive(attributes: pa.Array[Any], kinds: pa.Array[Any]) -> dict[str, pa.Arr
 
 
 class _Lookup:
-    """Values of selected keys of one map<string, string> chunk, found with one hash pass."""
+    """Values of selected keys of attribute entries, their keys hashed once (``codes``)."""
 
-    def __init__(self, attributes: pa.Array[Any]) -> None:
+    def __init__(
+        self,
+        codes: npt.NDArray[np.int64],
+        parents: npt.NDArray[np.int64],
+        values: pa.Array[Any],
+        length: int,
+    ) -> None:
+        self._values = values
+        self._length = length
+        self._codes = codes.astype(np.int8)  # len(_WANTED) < 128: a narrow, fast compare
+        self._parents = parents
+        self._firsts: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+
+    def _first_entries(self, code: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """(spans, the first entry of key ``code`` in each): entries are in span order,
+        so a span's first entry is where the span changes -- no sort needed."""
+        if code not in self._firsts:
+            entries = np.flatnonzero(self._codes == code)
+            spans = self._parents[entries]
+            first = np.ones(len(entries), dtype=np.bool_)
+            np.not_equal(spans[1:], spans[:-1], out=first[1:])
+            self._firsts[code] = (spans[first], entries[first])
+        return self._firsts[code]
+
+    @classmethod
+    def of_maps(cls, attributes: pa.Array[Any]) -> _Lookup:
+        """One map<string, string> chunk."""
         entries = attributes.cast(_ENTRIES)
         flat = pc.list_flatten(entries)
-        self._length = len(attributes)
-        self._values = pc.struct_field(flat, "value")
-        self._parents = pc.list_parent_indices(entries).to_numpy()
         codes = pc.index_in(pc.struct_field(flat, "key"), value_set=pa.array(_WANTED))
-        self._codes = pc.fill_null(codes, -1).to_numpy()
+        return cls(
+            pc.fill_null(codes, -1).to_numpy().astype(np.int64),
+            pc.list_parent_indices(entries).to_numpy().astype(np.int64),
+            pc.struct_field(flat, "value"),
+            len(attributes),
+        )
 
     def first(self, names: tuple[str, ...]) -> pa.Array[Any]:
         """Per span, the value of the first of ``names`` it carries (first entry of a key), else null."""
         picked = np.full(self._length, -1, dtype=np.int64)
         for name in reversed(names):  # earlier names overwrite later ones
-            entries = np.flatnonzero(self._codes == _WANTED.index(name))
-            if len(entries):
-                # np.unique keeps the first entry of each span: the first occurrence wins.
-                spans, first = np.unique(self._parents[entries], return_index=True)
-                picked[spans] = entries[first]
-        result: pa.Array[Any] = pc.take(self._values, pa.array(picked, mask=picked < 0))
+            spans, entries = self._first_entries(_WANTED.index(name))
+            picked[spans] = entries
+        missing = picked < 0
+        if missing.all():  # common: many keys are on no span of a chunk
+            nothing: pa.Array[Any] = pa.nulls(self._length, self._values.type)
+            return nothing
+        result: pa.Array[Any] = pc.take(self._values, pa.array(picked, mask=missing))
         return result
 
 
 def _to_int32(text: pa.Array[Any]) -> pa.Array[Any]:
     """Decimal strings -> int32; anything else (absent, "abc", out of range) -> null."""
+    if _plain_small_numbers(text):
+        # What instrumentation writes: digits only, at most 9 -- a plain cast is exact.
+        plain: pa.Array[Any] = pc.cast(text, pa.int32())
+        return plain
     numeric = pc.fill_null(pc.match_substring_regex(text, r"^\s*-?[0-9]{1,9}\s*$"), False)
     result: pa.Array[Any] = pc.cast(
         pc.if_else(numeric, pc.utf8_trim_whitespace(text), pa.scalar(None, pa.string())), pa.int32()
     )
     return result
+
+
+def _plain_small_numbers(text: pa.Array[Any]) -> bool:
+    """Whether every non-null string of ``text`` is 1-9 ASCII digits (checked on the
+    Arrow buffers: a cast alone would also take "0x1f" and ten-digit numbers)."""
+    present = text.drop_null()
+    if not len(present):
+        return True
+    if present.type != pa.string():
+        return False
+    buffers: list[Any] = present.buffers()  # validity, offsets, data
+    offsets: npt.NDArray[np.int32] = np.frombuffer(
+        buffers[1], dtype=np.int32, count=len(present) + 1, offset=present.offset * 4
+    )
+    lengths = np.diff(offsets)
+    if not ((lengths >= 1) & (lengths <= 9)).all():
+        return False
+    data = memoryview(buffers[2])[offsets[0] : offsets[-1]]
+    return not bytes(data).translate(None, b"0123456789")  # anything left is no digit
 
 
 def _layer(

@@ -4,43 +4,64 @@ Paths are expanded (files, folders, globs), each file's format sniffed from its 
 decompressed bytes (or forced with ``input_format``), read by its registered reader,
 enriched with the derived columns, and the spans deduplicated on (TraceId, SpanId):
 rotated files of one run may overlap, and a span is counted once.
+
+``read(..., columns="analysis")`` is the analyses' lighter read: only the columns they
+use (:data:`~spanscope.analyzer.enrich.ANALYSIS_SCHEMA`), built without the attribute
+maps by readers that can (JSON lines, Parquet), so that a gigabyte dump fits in far less
+memory than its full span table.
 """
 
 from __future__ import annotations
 
+import binascii
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 from spanscope.analyzer import paths as input_paths
 from spanscope.analyzer import readers
 from spanscope.analyzer.diagnostics import Diagnostics
-from spanscope.analyzer.enrich import enrich
-from spanscope.analyzer.errors import UnreadableInputError
+from spanscope.analyzer.enrich import ANALYSIS_SCHEMA, enrich, for_analysis
+from spanscope.analyzer.errors import UnreadableInputError, UsageError
 from spanscope.analyzer.readers import source
 from spanscope.analyzer.readers.span_tree import check_span_tree
 from spanscope.analyzer.schema import SPAN_SCHEMA
 
 PathsArg = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+#: "all": SPAN_SCHEMA; "analysis": ANALYSIS_SCHEMA (what ``analyze`` reads).
+Columns = Literal["all", "analysis"]
+COLUMN_SETS: Final = ("all", "analysis")
 
 
 @dataclass(frozen=True)
 class LoadResult:
-    table: pa.Table  # SPAN_SCHEMA, deduplicated on (TraceId, SpanId)
+    table: pa.Table  # SPAN_SCHEMA (or ANALYSIS_SCHEMA), deduplicated on (TraceId, SpanId)
     files: list[str]  # files actually read, in order
     diagnostics: Diagnostics  # skipped records with file:line
 
 
-def read(paths: PathsArg, *, input_format: str | None = None, strict: bool = False) -> LoadResult:
+def read(
+    paths: PathsArg,
+    *,
+    input_format: str | None = None,
+    strict: bool = False,
+    columns: Columns = "all",
+) -> LoadResult:
     """Read every span in ``paths``; bad records are skipped and reported (raised if ``strict``).
 
     After reading, duplicates are dropped and the parent links checked
     (:mod:`.readers.span_tree`): loops are broken, orphans and children outside their
-    parent noted.
+    parent noted.  ``columns="analysis"`` returns only what the analyses read (see the
+    module docstring).
     """
+    if columns not in COLUMN_SETS:
+        raise UsageError(f"unknown column set {columns!r}", "pass columns='all' or 'analysis'")
+    analysis = columns == "analysis"
     forced = readers.get_reader(input_format) if input_format is not None else None
     diagnostics = Diagnostics(strict=strict)
     files: list[str] = []
@@ -60,16 +81,18 @@ def read(paths: PathsArg, *, input_format: str | None = None, strict: bool = Fal
         reader = forced or _sniff(item, head, diagnostics)
         if reader is None:
             continue
-        read_tables = _read_file(reader, item, diagnostics)
+        read_tables = _read_file(reader, item, diagnostics, analysis)
         if read_tables is None:
             continue
         files.append(item.path)
         for table in read_tables:
-            tables.append(enrich(table))
+            tables.append(table)
             origins.append(np.full(table.num_rows, len(files) - 1, dtype=np.int32))
     if not tables:
-        return LoadResult(table=SPAN_SCHEMA.empty_table(), files=files, diagnostics=diagnostics)
+        empty = (ANALYSIS_SCHEMA if analysis else SPAN_SCHEMA).empty_table()
+        return LoadResult(table=empty, files=files, diagnostics=diagnostics)
     table = pa.concat_tables(tables)
+    tables.clear()
     origin = np.concatenate(origins)
     first = first_rows(table)
     if first is not None:
@@ -79,11 +102,17 @@ def read(paths: PathsArg, *, input_format: str | None = None, strict: bool = Fal
 
 
 def _read_file(
-    reader: readers.Reader, item: input_paths.InputFile, diagnostics: Diagnostics
+    reader: readers.Reader, item: input_paths.InputFile, diagnostics: Diagnostics, analysis: bool
 ) -> list[pa.Table] | None:
-    """Every table of one file; None (noted) when a file found in a folder is unreadable."""
+    """Every table of one file, enriched; None (noted) when a file found in a folder is
+    unreadable."""
     try:
-        return list(reader.read(item.path, diagnostics))
+        if not analysis:
+            return [enrich(table) for table in reader.read(item.path, diagnostics)]
+        read_analysis = getattr(reader, "read_analysis", None)
+        if read_analysis is not None:  # the reader builds the analysis columns itself
+            return [for_analysis(table) for table in read_analysis(item.path, diagnostics)]
+        return [for_analysis(table) for table in reader.read(item.path, diagnostics)]
     except UnreadableInputError as err:
         if item.explicit or diagnostics.strict:
             raise
@@ -131,6 +160,10 @@ def first_rows(table: pa.Table) -> npt.NDArray[np.int64] | None:
     """Sorted indices of the first row of each (TraceId, SpanId); None if all are unique."""
     if table.num_rows == 0:
         return None
+    # Span ids are random 64-bit numbers: when they are all distinct, so are the
+    # (TraceId, SpanId) pairs -- one pass over one column instead of a group-by.
+    if _all_distinct(table.column("SpanId")):
+        return None
     keys = table.select(["TraceId", "SpanId"]).append_column(
         "_row", pa.array(np.arange(table.num_rows))
     )
@@ -138,3 +171,35 @@ def first_rows(table: pa.Table) -> npt.NDArray[np.int64] | None:
     if first.num_rows == table.num_rows:
         return None
     return np.sort(first.column("_row_min").to_numpy())
+
+
+def _all_distinct(ids: pa.ChunkedArray[Any]) -> bool:
+    """Whether no span id repeats: hex ids decoded to 64-bit words (C speed, straight
+    from the Arrow buffers) and sorted; any other spelling is hashed as strings."""
+    words = []
+    for chunk in ids.chunks:
+        decoded = _hex_words(chunk)
+        if decoded is None:
+            return bool(pc.count_distinct(ids).as_py() == len(ids))
+        words.append(decoded)
+    ordered = np.sort(np.concatenate(words)) if words else np.empty(0, dtype=np.uint64)
+    return not bool((ordered[1:] == ordered[:-1]).any())
+
+
+def _hex_words(chunk: pa.Array[Any]) -> npt.NDArray[np.uint64] | None:
+    """16-hex-digit ids as integers, or None for nulls or any other length or spelling."""
+    if chunk.null_count or chunk.type != pa.string():
+        return None
+    buffers: list[Any] = chunk.buffers()  # validity, offsets, data
+    offsets: npt.NDArray[np.int32] = np.frombuffer(
+        buffers[1], dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4
+    )
+    if not (np.diff(offsets) == 16).all():
+        return None
+    if not len(chunk):
+        return np.empty(0, dtype=np.uint64)
+    try:
+        raw = binascii.unhexlify(memoryview(buffers[2])[offsets[0] : offsets[-1]])
+    except binascii.Error:
+        return None
+    return np.frombuffer(raw, dtype=np.uint64)

@@ -41,7 +41,8 @@ def analyze(
 ) -> AnalysisReport:
     """Input statistics, endpoints, breakdown and findings of a span table or of dump files."""
     check_min_repeats(min_repeats)
-    loaded = read_spans(source, input_format=input_format, strict=strict)
+    # Only the columns the analyses read: a file's attribute maps are never built.
+    loaded = read_spans(source, input_format=input_format, strict=strict, columns="analysis")
     spans = loaded.table
     prepared = prepare(spans)
     statements = db_spans(prepared)

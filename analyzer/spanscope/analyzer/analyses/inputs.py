@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 import pyarrow as pa
 from spanscope.analyzer.diagnostics import Diagnostics
@@ -23,14 +23,21 @@ class LoadedSpans:
 
 
 def read_spans(
-    source: SpansOrPaths, *, input_format: str | None = None, strict: bool = False
+    source: SpansOrPaths,
+    *,
+    input_format: str | None = None,
+    strict: bool = False,
+    columns: Literal["all", "analysis"] = "all",
 ) -> LoadedSpans:
-    """A table as is, or the files, folders and globs in ``source`` read with ``load.read``."""
+    """A table as is, or the files, folders and globs in ``source`` read with ``load.read``
+    (``columns="analysis"``: only the columns the span-tree analyses read)."""
     if isinstance(source, pa.Table):
         return LoadedSpans(source)
     # Imported here so that analyses on an in-memory table never pay for the readers.
     from spanscope.analyzer.load import read
 
     paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    result = read([os.fspath(p) for p in paths], input_format=input_format, strict=strict)
+    result = read(
+        [os.fspath(p) for p in paths], input_format=input_format, strict=strict, columns=columns
+    )
     return LoadedSpans(result.table, list(result.files), result.diagnostics)

@@ -2,22 +2,29 @@
 
 Design, for gigabyte dumps without a per-span Python loop:
 
-1. the file is read in chunks of complete lines (bounded memory, streaming);
+1. the file is read in chunks of complete lines (bounded memory, streaming); a chunk is
+   parsed in the background while the previous one is flattened, so both cores work;
 2. runs of lines go through ``pyarrow.json`` with an explicit schema for the canonical
    spelling (multi-threaded C++ parsing, the parse floor of this machine), then are
    flattened resource -> scope -> span with Arrow list kernels and validated with Arrow
-   compute;
+   compute (ids and times checked a whole column buffer at a time);
 3. any line that this fast path cannot take exactly -- invalid JSON, other spellings
    (snake_case, legacy keys, enum names, numbers for int64, base64 ids), array or kvlist
-   attribute values (declared in the schema only so that their presence is seen), invalid spans -- is handed to the per-record reference reader
-   (:mod:`.otlp_objects`), which handles every variant and reports problems with their
-   line numbers.  A run that fails to parse is bisected so one bad line costs a couple
-   of re-parses of its neighbourhood, not the whole chunk at Python speed.
+   attribute values (seen as a value with none of the declared kinds), invalid spans --
+   is handed to the per-record reference reader (:mod:`.otlp_objects`), which handles
+   every variant and reports problems with their line numbers.  A run that fails to
+   parse is bisected so one bad line costs a couple of re-parses of its neighbourhood,
+   not the whole chunk at Python speed.
+
+:meth:`OtlpJsonLinesReader.read_analysis` is the same path for ``analyze``: the parser
+skips what no analysis reads, and the derived columns come straight from the parsed
+attribute entries, so the attribute maps are never built.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -25,39 +32,28 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 import pyarrow as pa
-import pyarrow.compute as _compute
 import pyarrow.json as pj
 from spanscope.analyzer.diagnostics import Diagnostics
+from spanscope.analyzer.enrich import ANALYSIS_SCHEMA, for_analysis
 from spanscope.analyzer.readers import registry, source
+from spanscope.analyzer.readers.otlp_flatten import flatten
 from spanscope.analyzer.readers.otlp_objects import add_traces_data
 from spanscope.analyzer.readers.rows import SpanRows
-from spanscope.analyzer.schema import BASE_SCHEMA, SPAN_KINDS, STATUS_CODES
-
-# The stubs' overloads reject valid broadcasting calls such as `equal(array, "x")`.
-pc: Any = _compute
+from spanscope.analyzer.schema import BASE_SCHEMA
 
 CHUNK_BYTES: Final = 32 * 1024 * 1024
-_READ_BYTES: Final = 4 * 1024 * 1024
+# Uncompressed files are read a whole chunk at a time: one copy per chunk, not two.
+_READ_BYTES: Final = CHUNK_BYTES
 #: A longer line is skipped unread: real export batches are a few MB at most.
 MAX_RECORD_BYTES = 256 * 1024 * 1024
 # After this many failed parse attempts in one chunk, the rest of it goes to the
 # reference reader directly: a chunk that is wrong everywhere is not worth bisecting.
 _MAX_FAILED_PARSES: Final = 24
 
-# Fields the fast path does not convert are still declared, so that their presence is
-# seen (and the line handed to the reference reader) instead of silently ignored.
-_PRESENCE: Final = pa.struct([])
-_SLOW_VALUES: Final = (
-    "arrayValue",
-    "kvlistValue",
-    "string_value",
-    "int_value",
-    "double_value",
-    "bool_value",
-    "bytes_value",
-    "array_value",
-    "kvlist_value",
-)
+# Only the value kinds converted here are declared: every extra field costs the parser a
+# column.  An entry whose value has none of them (arrayValue, kvlistValue, the snake_case
+# spellings, or no value at all) is seen by all five being null, and its line handed to
+# the reference reader.
 _ANY_VALUE: Final = pa.struct(
     [
         pa.field("stringValue", pa.string()),
@@ -65,66 +61,49 @@ _ANY_VALUE: Final = pa.struct(
         pa.field("doubleValue", pa.float64()),
         pa.field("boolValue", pa.bool_()),
         pa.field("bytesValue", pa.string()),
-        pa.field("arrayValue", _PRESENCE),
-        pa.field("kvlistValue", _PRESENCE),
-        pa.field("string_value", pa.string()),
-        pa.field("int_value", pa.string()),
-        pa.field("double_value", pa.float64()),
-        pa.field("bool_value", pa.bool_()),
-        pa.field("bytes_value", pa.string()),
-        pa.field("array_value", _PRESENCE),
-        pa.field("kvlist_value", _PRESENCE),
     ]
 )
 _KEY_VALUES: Final = pa.list_(
     pa.struct([pa.field("key", pa.string()), pa.field("value", _ANY_VALUE)])
 )
-_SPAN: Final = pa.struct(
-    [
-        pa.field("traceId", pa.string()),
-        pa.field("spanId", pa.string()),
-        pa.field("parentSpanId", pa.string()),
-        pa.field("parent_span_id", pa.string()),
-        pa.field("name", pa.string()),
-        pa.field("kind", pa.int64()),
-        pa.field("startTimeUnixNano", pa.string()),
-        pa.field("endTimeUnixNano", pa.string()),
-        pa.field("attributes", _KEY_VALUES),
-        pa.field(
-            "status", pa.struct([pa.field("code", pa.int64()), pa.field("message", pa.string())])
-        ),
-    ]
-)
-_CANONICAL: Final = pa.schema(
-    [
-        pa.field(
-            "resourceSpans",
-            pa.list_(
-                pa.struct(
-                    [
-                        pa.field("resource", pa.struct([pa.field("attributes", _KEY_VALUES)])),
-                        pa.field(
-                            "scopeSpans",
-                            pa.list_(
-                                pa.struct(
-                                    [
-                                        pa.field(
-                                            "scope", pa.struct([pa.field("name", pa.string())])
-                                        ),
-                                        pa.field("spans", pa.list_(_SPAN)),
-                                    ]
-                                )
-                            ),
-                        ),
-                    ]
-                )
-            ),
-        )
-    ]
-)
-_PARSE_OPTIONS: Final = pj.ParseOptions(
-    explicit_schema=_CANONICAL, unexpected_field_behavior="ignore"
-)
+
+
+def _parse_schema(analysis: bool) -> pa.Schema:
+    """The spelling the fast path parses; ``analysis`` leaves out what no analysis reads
+    (resource attributes, scope names, status messages), which the parser then skips."""
+    status: list[pa.Field[Any]] = [pa.field("code", pa.int64())]
+    if not analysis:
+        status.append(pa.field("message", pa.string()))
+    span = pa.struct(
+        [
+            pa.field("traceId", pa.string()),
+            pa.field("spanId", pa.string()),
+            pa.field("parentSpanId", pa.string()),
+            # Declared so that a writer mixing spellings is seen, not silently misread.
+            pa.field("parent_span_id", pa.string()),
+            pa.field("name", pa.string()),
+            pa.field("kind", pa.int64()),
+            pa.field("startTimeUnixNano", pa.string()),
+            pa.field("endTimeUnixNano", pa.string()),
+            pa.field("attributes", _KEY_VALUES),
+            pa.field("status", pa.struct(status)),
+        ]
+    )
+    resource = (
+        [] if analysis else [pa.field("resource", pa.struct([pa.field("attributes", _KEY_VALUES)]))]
+    )
+    scope = [] if analysis else [pa.field("scope", pa.struct([pa.field("name", pa.string())]))]
+    scope_spans = pa.struct([*scope, pa.field("spans", pa.list_(span))])
+    resource_spans = pa.struct([*resource, pa.field("scopeSpans", pa.list_(scope_spans))])
+    return pa.schema([pa.field("resourceSpans", pa.list_(resource_spans))])
+
+
+_PARSE_OPTIONS: Final = {
+    analysis: pj.ParseOptions(
+        explicit_schema=_parse_schema(analysis), unexpected_field_behavior="ignore"
+    )
+    for analysis in (False, True)
+}
 
 _INVALID_JSON_HINT: Final = "each line must be one complete OTLP TracesData JSON object"
 _TORN_HINT: Final = (
@@ -142,9 +121,26 @@ class OtlpJsonLinesReader:
         return line.startswith(b'{"') and any(marker in head for marker in registry.OTLP_MARKERS)
 
     def read(self, path: str, diagnostics: Diagnostics) -> Iterator[pa.Table]:
-        first_line = 1
+        return _read_file(path, diagnostics, analysis=False)
+
+    def read_analysis(self, path: str, diagnostics: Diagnostics) -> Iterator[pa.Table]:
+        """Like :meth:`read`, but ANALYSIS_SCHEMA tables: the derived columns computed
+        from the parsed attributes directly, the attribute maps never built."""
+        return _read_file(path, diagnostics, analysis=True)
+
+
+def _read_file(path: str, diagnostics: Diagnostics, *, analysis: bool) -> Iterator[pa.Table]:
+    """Blocks of lines read, parsed and flattened as a pipeline: while one block is
+    flattened (on one core), the next is parsed in the background (pyarrow's JSON reader
+    and Arrow compute release the GIL), so both cores stay busy."""
+    first_line = 1
+    pending: tuple[_Lines, Future[pa.Table | None]] | None = None
+    with ThreadPoolExecutor(max_workers=1) as parser:
         for block in _line_blocks(path, diagnostics):
             if block.oversized:
+                if pending is not None:
+                    yield from _finish(*pending, path, diagnostics, analysis)
+                    pending = None
                 diagnostics.skip(
                     path,
                     first_line,
@@ -155,11 +151,37 @@ class OtlpJsonLinesReader:
                 )
                 first_line += 1
                 continue
-            lines = _Lines.split(block.data, first_line, block.complete)
-            table = _read_lines(lines, path, diagnostics)
+            lines = _Lines.split(block.data, first_line, block.complete, block.start, block.end)
             first_line += lines.count
-            if table.num_rows:
-                yield table
+            parsed = parser.submit(_parse_block, lines, analysis)
+            if pending is not None:
+                yield from _finish(*pending, path, diagnostics, analysis)
+            pending = (lines, parsed)
+        if pending is not None:
+            yield from _finish(*pending, path, diagnostics, analysis)
+
+
+def _parse_block(lines: _Lines, analysis: bool) -> pa.Table | None:
+    """The whole block parsed at once, or None when it needs the careful path (blank or
+    torn lines, anything pyarrow rejects), which then runs on the reading thread."""
+    if not lines.complete or not lines.count or ((lines.ends - lines.starts) == 0).any():
+        return None
+    try:
+        return _parse(lines, 0, lines.count, analysis)
+    except (pa.ArrowException, ValueError):
+        return None
+
+
+def _finish(
+    lines: _Lines,
+    parsed: Future[pa.Table | None],
+    path: str,
+    diagnostics: Diagnostics,
+    analysis: bool,
+) -> Iterator[pa.Table]:
+    table = _read_lines(lines, path, diagnostics, analysis=analysis, parsed=parsed.result())
+    if table.num_rows:
+        yield table
 
 
 def read_json_records(
@@ -167,56 +189,95 @@ def read_json_records(
 ) -> pa.Table:
     """Newline-terminated OTLP JSON records (line ``i`` is record ``first_record + i``) as
     one BASE_SCHEMA table, through the same fast path and fallbacks as a JSON-lines file."""
-    return _read_lines(_Lines.split(data, first_record, True), path, diagnostics)
+    return _read_lines(_Lines.split(data, first_record, True), path, diagnostics, analysis=False)
 
 
 @dataclass(frozen=True)
 class _Block:
-    data: bytes
+    data: bytes  # the block is data[start:end]: a large read is used in place, not copied
+    start: int
+    end: int
     complete: bool  # ends at a line end (False: the unterminated tail of a torn file)
     oversized: bool = False  # one line longer than MAX_RECORD_BYTES, skipped unread
 
 
+_OVERSIZED: Final = _Block(b"", 0, 0, True, oversized=True)
+
+
 def _line_blocks(path: str, diagnostics: Diagnostics) -> Iterator[_Block]:
-    """Blocks of whole lines of ~CHUNK_BYTES; an unterminated tail last.
+    """Blocks of whole lines of ~CHUNK_BYTES, in file order; an unterminated tail last.
+
+    A chunk-sized read is handed on in place (the lines between its first and last
+    newline); only the line that straddles two reads is copied.  Small reads
+    (decompressed input) are gathered up to CHUNK_BYTES first.
 
     A line longer than :data:`MAX_RECORD_BYTES` is dropped as soon as it grows past the
     limit (its remaining bytes are read and discarded up to the next newline), so a
     damaged file without newlines never has to fit in memory.
     """
-    pending: list[bytes] = []
-    size = 0
-    line_start = 0  # offset in the pending bytes where the unterminated line starts
+    gathered: list[memoryview] = []  # whole lines not yet handed on
+    gathered_size = 0
+    partial: list[bytes] = []  # the start of a line that the next read continues
+    partial_size = 0
     skipping = False
     for data in source.read_chunks(path, _READ_BYTES, diagnostics):
+        start = 0
         if skipping:
             newline = data.find(b"\n")
             if newline < 0:
                 continue
             skipping = False
-            yield _Block(b"", True, oversized=True)
-            data = data[newline + 1 :]
-        last_newline = data.rfind(b"\n")
-        if last_newline >= 0:
-            line_start = size + last_newline + 1
-        pending.append(data)
-        size += len(data)
-        if size - line_start > MAX_RECORD_BYTES:
-            if line_start:
-                yield _Block(b"".join(pending)[:line_start], True)
-            pending, size, line_start, skipping = [], 0, 0, True
-        elif size >= CHUNK_BYTES and line_start:
-            joined = b"".join(pending)
-            yield _Block(joined[:line_start], True)
-            pending, size, line_start = [joined[line_start:]], size - line_start, 0
+            yield from _flush(gathered)  # the lines before the long one come first
+            gathered, gathered_size = [], 0
+            yield _OVERSIZED
+            start = newline + 1
+        first_newline = data.find(b"\n", start)
+        if first_newline < 0:
+            partial.append(data[start:])
+            partial_size += len(data) - start
+            if partial_size > MAX_RECORD_BYTES:
+                partial, partial_size, skipping = [], 0, True
+            continue
+        if partial:
+            partial.append(data[start : first_newline + 1])
+            line = b"".join(partial)
+            partial, partial_size = [], 0
+            start = first_newline + 1
+            if len(line) - 1 > MAX_RECORD_BYTES:
+                yield from _flush(gathered)
+                gathered, gathered_size = [], 0
+                yield _OVERSIZED
+            else:
+                gathered.append(memoryview(line))
+                gathered_size += len(line)
+        end = data.rfind(b"\n") + 1
+        if end - start >= CHUNK_BYTES // 2:
+            yield from _flush(gathered)
+            gathered, gathered_size = [], 0
+            yield _Block(data, start, end, True)
+        elif end > start:
+            gathered.append(memoryview(data)[start:end])
+            gathered_size += end - start
+        if gathered_size >= CHUNK_BYTES:
+            yield from _flush(gathered)
+            gathered, gathered_size = [], 0
+        if end < len(data):
+            partial, partial_size = [data[end:]], len(data) - end
+            if partial_size > MAX_RECORD_BYTES:
+                partial, partial_size, skipping = [], 0, True
+    yield from _flush(gathered)
     if skipping:
-        yield _Block(b"", False, oversized=True)
+        yield _Block(b"", 0, 0, False, oversized=True)
         return
-    tail = b"".join(pending)
-    if line_start:
-        yield _Block(tail[:line_start], True)
-    if tail[line_start:].strip():
-        yield _Block(tail[line_start:], False)
+    tail = b"".join(partial)
+    if tail.strip():
+        yield _Block(tail, 0, len(tail), False)
+
+
+def _flush(gathered: list[memoryview]) -> Iterator[_Block]:
+    if gathered:
+        joined = b"".join(gathered)
+        yield _Block(joined, 0, len(joined), True)
 
 
 @dataclass
@@ -230,10 +291,14 @@ class _Lines:
     complete: bool  # False: the last line has no newline (a torn write)
 
     @classmethod
-    def split(cls, data: bytes, first_line: int, complete: bool) -> _Lines:
-        newlines = _newlines(data)
-        ends = newlines if complete else np.append(newlines, len(data))
-        starts = np.concatenate(([0], newlines + 1))[: len(ends)].astype(np.int64)
+    def split(
+        cls, data: bytes, first_line: int, complete: bool, start: int = 0, end: int | None = None
+    ) -> _Lines:
+        """The lines of ``data[start:end]`` (all of ``data`` by default)."""
+        end = len(data) if end is None else end
+        newlines = _newlines(data, start, end)
+        ends = newlines if complete else np.append(newlines, end)
+        starts = np.concatenate(([start], newlines + 1))[: len(ends)].astype(np.int64)
         return cls(data, starts, ends, first_line, complete)
 
     @property
@@ -249,19 +314,25 @@ class _Lines:
         return memoryview(self.data)[self.starts[lo] : end]
 
 
-def _newlines(data: bytes) -> npt.NDArray[np.int64]:
-    """Offsets of every newline in ``data``."""
-    count = data.count(b"\n")  # a fast C scan, cheaper than building a boolean mask
-    if count * 4096 < len(data):
-        # Long lines (export batches of hundreds of spans): a find per line beats a
-        # pass of numpy over every byte.
-        offsets = np.empty(count, dtype=np.int64)
-        position = -1
-        for index in range(count):
-            position = data.find(b"\n", position + 1)
-            offsets[index] = position
-        return offsets
-    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n")).astype(np.int64)
+def _newlines(data: bytes, start: int, end: int) -> npt.NDArray[np.int64]:
+    """Offsets of every newline in ``data[start:end]``.
+
+    Export batches are long lines (hundreds of spans): a ``find`` per line (memchr)
+    beats any pass over every byte.  When lines turn out short, numpy takes the rest.
+    """
+    offsets: list[int] = []
+    budget = max(64, (end - start) >> 12)  # more lines than this: under 4 KB each on average
+    position = data.find(b"\n", start, end)
+    while position >= 0:
+        offsets.append(position)
+        if len(offsets) > budget:
+            rest = np.frombuffer(
+                data, dtype=np.uint8, count=end - position - 1, offset=position + 1
+            )
+            tail = np.flatnonzero(rest == ord("\n")) + (position + 1)
+            return np.concatenate((np.array(offsets, dtype=np.int64), tail.astype(np.int64)))
+        position = data.find(b"\n", position + 1, end)
+    return np.array(offsets, dtype=np.int64)
 
 
 @dataclass
@@ -271,13 +342,24 @@ class _Outcome:
     failed_parses: int = 0
 
 
-def _read_lines(lines: _Lines, path: str, diagnostics: Diagnostics) -> pa.Table:
+def _read_lines(
+    lines: _Lines,
+    path: str,
+    diagnostics: Diagnostics,
+    *,
+    analysis: bool,
+    parsed: pa.Table | None = None,
+) -> pa.Table:
+    """Every span of ``lines``; ``parsed``, when given, is all of them parsed already."""
+    outcome = _Outcome()
+    if parsed is not None:
+        _flatten_run(parsed, 0, lines.count, outcome, analysis)
+        return _combine(outcome, lines, path, diagnostics, analysis)
     lengths = lines.ends - lines.starts
     blank = lengths == 0
     suspect = np.zeros(lines.count, dtype=np.bool_)
     if not lines.complete:
         suspect[-1] = True  # a torn last line: report it, do not let it fail a whole run
-    outcome = _Outcome()
     # Runs of consecutive non-blank, non-suspect lines go to the fast path.
     fast = ~(blank | suspect)
     index = 0
@@ -290,43 +372,61 @@ def _read_lines(lines: _Lines, path: str, diagnostics: Diagnostics) -> pa.Table:
         run_end = index
         while run_end < lines.count and fast[run_end]:
             run_end += 1
-        _fast_run(lines, index, run_end, outcome)
+        _fast_run(lines, index, run_end, outcome, analysis)
         index = run_end
+    return _combine(outcome, lines, path, diagnostics, analysis)
+
+
+def _combine(
+    outcome: _Outcome, lines: _Lines, path: str, diagnostics: Diagnostics, analysis: bool
+) -> pa.Table:
     tables = outcome.fast
     if outcome.slow_lines:
-        tables.append(_slow_lines(lines, sorted(outcome.slow_lines), path, diagnostics))
+        slow = _slow_lines(lines, sorted(outcome.slow_lines), path, diagnostics)
+        tables.append(for_analysis(slow) if analysis else slow)
     if not tables:
-        return BASE_SCHEMA.empty_table()
+        return (ANALYSIS_SCHEMA if analysis else BASE_SCHEMA).empty_table()
     return pa.concat_tables(tables)
 
 
-def _fast_run(lines: _Lines, lo: int, hi: int, outcome: _Outcome) -> None:
+def _fast_run(lines: _Lines, lo: int, hi: int, outcome: _Outcome, analysis: bool) -> None:
     """Parse lines lo..hi-1 with pyarrow; bisect on failure; invalid spans go to the slow path."""
     if outcome.failed_parses >= _MAX_FAILED_PARSES:
         outcome.slow_lines.extend(range(lo, hi))
         return
-    payload = lines.span_bytes(lo, hi)
-    longest = int((lines.ends[lo:hi] - lines.starts[lo:hi]).max())
     try:
-        parsed = pj.read_json(
-            pa.BufferReader(pa.py_buffer(payload)),  # type: ignore[arg-type]  # any NativeFile works
-            read_options=pj.ReadOptions(block_size=max(1 << 23, longest + 2)),
-            parse_options=_PARSE_OPTIONS,
-        )
+        parsed = _parse(lines, lo, hi, analysis)
     except (pa.ArrowException, ValueError):
         outcome.failed_parses += 1
         if hi - lo == 1:
             outcome.slow_lines.append(lo)
             return
         middle = (lo + hi) // 2
-        _fast_run(lines, lo, middle, outcome)
-        _fast_run(lines, middle, hi, outcome)
+        _fast_run(lines, lo, middle, outcome, analysis)
+        _fast_run(lines, middle, hi, outcome, analysis)
         return
+    _flatten_run(parsed, lo, hi, outcome, analysis)
+
+
+def _parse(lines: _Lines, lo: int, hi: int, analysis: bool) -> pa.Table:
+    longest = int((lines.ends[lo:hi] - lines.starts[lo:hi]).max())
+    return pj.read_json(
+        pa.BufferReader(pa.py_buffer(lines.span_bytes(lo, hi))),  # type: ignore[arg-type]  # any NativeFile works
+        # Blocks of ~1 MB (the reader's default) keep both cores busy on a chunk;
+        # a block must hold the longest line.
+        read_options=pj.ReadOptions(block_size=max(1 << 20, longest + 2)),
+        parse_options=_PARSE_OPTIONS[analysis],
+    )
+
+
+def _flatten_run(parsed: pa.Table, lo: int, hi: int, outcome: _Outcome, analysis: bool) -> None:
+    """Lines lo..hi-1 parsed: their valid spans kept, the rest left to the slow path."""
     if parsed.num_rows != hi - lo:
         # pyarrow skips whitespace-only lines; row i would no longer be line lo + i.
         outcome.slow_lines.extend(range(lo, hi))
         return
-    table, row_lines, fallback_lines = flatten(parsed)
+    table, row_lines, fallback_lines = flatten(parsed, analysis=analysis)
+    del parsed  # the nested table is several times the flat one: release it first
     if len(fallback_lines):
         keep = ~np.isin(row_lines, fallback_lines)
         table = table.filter(pa.array(keep))
@@ -356,143 +456,3 @@ def _slow_lines(lines: _Lines, indices: list[int], path: str, diagnostics: Diagn
             continue
         add_traces_data(document, rows, diagnostics, path, line_number)
     return rows.to_table()
-
-
-# -- vectorized flattening ---------------------------------------------------------------
-
-_ZERO_SPAN_ID: Final = "0" * 16
-_ZERO_TRACE_ID: Final = "0" * 32
-
-
-def flatten(parsed: pa.Table) -> tuple[pa.Table, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Rows of ``_CANONICAL`` -> (valid spans in BASE_SCHEMA, their row index, rows to redo slowly).
-
-    A row (line) is redone by the reference reader when anything in it is not certainly
-    right here: a missing resourceSpans/scopeSpans list (other spelling, or not traces at
-    all), an attribute without a key, or a span that fails validation (the reference
-    reader then either converts it -- base64 ids, say -- or reports it).
-    """
-    resource_spans = parsed.column("resourceSpans").combine_chunks()
-    redo = [np.flatnonzero(resource_spans.is_null().to_numpy(zero_copy_only=False))]
-
-    resources = pc.list_flatten(resource_spans)
-    resource_row = pc.list_parent_indices(resource_spans).to_numpy()
-    scope_lists = pc.struct_field(resources, "scopeSpans")
-    redo.append(resource_row[scope_lists.is_null().to_numpy(zero_copy_only=False)])
-
-    scopes = pc.list_flatten(scope_lists)
-    scope_resource = pc.list_parent_indices(scope_lists).to_numpy()
-    span_lists = pc.struct_field(scopes, "spans")
-    spans = pc.list_flatten(span_lists)
-    span_scope = pc.list_parent_indices(span_lists).to_numpy()
-    span_resource = scope_resource[span_scope]
-    span_row = resource_row[span_resource]
-
-    resource_attributes, bad_resource = _attribute_map(
-        pc.struct_field(resources, ["resource", "attributes"])
-    )
-    redo.append(resource_row[bad_resource])
-    span_attributes, bad_span = _attribute_map(pc.struct_field(spans, "attributes"))
-    redo.append(span_row[bad_span])
-
-    trace_id = pc.struct_field(spans, "traceId")
-    span_id = pc.struct_field(spans, "spanId")
-    parent_id = pc.fill_null(pc.struct_field(spans, "parentSpanId"), "")
-    start, start_ok = _nanos(pc.struct_field(spans, "startTimeUnixNano"))
-    end, end_ok = _nanos(pc.struct_field(spans, "endTimeUnixNano"))
-    root = pc.or_(pc.equal(parent_id, ""), pc.equal(parent_id, _ZERO_SPAN_ID))
-    valid = pc.and_(
-        pc.and_(
-            pc.and_(_is_hex(trace_id, 32), pc.not_equal(trace_id, _ZERO_TRACE_ID)),
-            pc.and_(_is_hex(span_id, 16), pc.not_equal(span_id, _ZERO_SPAN_ID)),
-        ),
-        pc.and_(
-            pc.or_(root, _is_hex(parent_id, 16)),
-            pc.and_(pc.and_(start_ok, end_ok), pc.greater_equal(end, start)),
-        ),
-    )
-    valid = pc.and_(valid, pc.struct_field(spans, "parent_span_id").is_null())
-    valid_np = pc.fill_null(valid, False).to_numpy(zero_copy_only=False)
-    redo.append(span_row[~valid_np])
-
-    service = pc.fill_null(
-        pc.map_lookup(resource_attributes, pa.scalar("service.name"), "first"), ""
-    )
-    scope_name = pc.fill_null(pc.struct_field(scopes, ["scope", "name"]), "")
-    status = pc.struct_field(spans, "status")
-    table = pa.Table.from_arrays(
-        [
-            pc.cast(start, pa.timestamp("ns", tz="UTC")),
-            pc.ascii_lower(trace_id),
-            pc.ascii_lower(span_id),
-            pc.if_else(root, "", pc.ascii_lower(parent_id)),
-            pc.fill_null(pc.struct_field(spans, "name"), ""),
-            _enum_names(pc.struct_field(spans, "kind"), SPAN_KINDS),
-            pc.take(service, span_resource),
-            pc.take(scope_name, span_scope),
-            pc.subtract(end, start),
-            _enum_names(pc.struct_field(status, "code"), STATUS_CODES),
-            pc.fill_null(pc.struct_field(status, "message"), ""),
-            span_attributes,
-            pc.take(resource_attributes, span_resource),
-        ],
-        schema=BASE_SCHEMA.remove_metadata(),
-    )
-    table = table.filter(pa.array(valid_np))
-    rows = np.unique(np.concatenate(redo)).astype(np.int64)
-    return table, span_row[valid_np].astype(np.int64), rows
-
-
-def _is_hex(ids: pa.Array[Any], length: int) -> pa.Array[Any]:
-    result: pa.Array[Any] = pc.fill_null(
-        pc.match_substring_regex(ids, f"^[0-9a-fA-F]{{{length}}}$"), False
-    )
-    return result
-
-
-def _nanos(text: pa.Array[Any]) -> tuple[pa.Array[Any], pa.Array[Any]]:
-    """int64 nanoseconds and a validity mask (decimal, 1..2**63-1)."""
-    ok = pc.fill_null(pc.match_substring_regex(text, "^[0-9]{1,19}$"), False)
-    as_unsigned = pc.cast(pc.if_else(ok, text, "0"), pa.uint64())
-    ok = pc.and_(ok, pc.and_(pc.greater(as_unsigned, 0), pc.less_equal(as_unsigned, 2**63 - 1)))
-    nanos = pc.cast(pc.if_else(ok, as_unsigned, pa.scalar(0, pa.uint64())), pa.int64())
-    return nanos, ok
-
-
-def _enum_names(numbers: pa.Array[Any], names: tuple[str, ...]) -> pa.Array[Any]:
-    """Enum numbers -> names; missing and unknown numbers are the zero value (protobuf rule)."""
-    known = pc.and_(pc.greater_equal(numbers, 0), pc.less(numbers, len(names)))
-    index = pc.if_else(pc.fill_null(known, False), numbers, 0)
-    result: pa.Array[Any] = pc.take(pa.array(names), index)
-    return result
-
-
-def _attribute_map(key_values: pa.Array[Any]) -> tuple[pa.Array[Any], npt.NDArray[np.int64]]:
-    """list<{key, AnyValue}> -> map<string, string>; also the entries with a null key."""
-    lengths = pc.fill_null(pc.list_value_length(key_values), 0).to_numpy().astype(np.int32)
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    entries = pc.list_flatten(key_values)
-    keys = pc.struct_field(entries, "key")
-    value = pc.struct_field(entries, "value")
-    text = pc.coalesce(
-        pc.struct_field(value, "stringValue"),
-        pc.struct_field(value, "intValue"),
-        pc.cast(pc.struct_field(value, "doubleValue"), pa.string()),
-        pc.cast(pc.struct_field(value, "boolValue"), pa.string()),
-        pc.struct_field(value, "bytesValue"),
-        pa.scalar(""),
-    )
-    # Entries the reference reader must convert: no key, or a value kind not handled here.
-    redo = keys.is_null().to_numpy(zero_copy_only=False)
-    for name in _SLOW_VALUES:
-        present = pc.struct_field(value, name).is_valid()
-        if present.true_count:
-            redo |= present.to_numpy(zero_copy_only=False)
-    bad_rows = np.empty(0, dtype=np.int64)
-    if redo.any():
-        parents = pc.list_parent_indices(key_values).to_numpy()
-        bad_rows = np.unique(parents[redo]).astype(np.int64)
-        keys = pc.fill_null(keys, "")
-    mapped = pa.MapArray.from_arrays(pa.array(offsets, pa.int32()), keys, text)  # type: ignore[call-overload]  # int32 offsets are valid for map
-    return mapped, bad_rows

@@ -25,8 +25,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
 from spanscope.analyzer.diagnostics import Diagnostics
+from spanscope.analyzer.enrich import empty_maps
 from spanscope.analyzer.errors import UnreadableInputError
 from spanscope.analyzer.readers import values as v
+from spanscope.analyzer.readers.string_buffers import LOWER_HEX, chars_ok
 from spanscope.analyzer.schema import BASE_SCHEMA, DERIVED_SCHEMA
 
 # The stubs' overloads reject valid broadcasting calls such as `equal(array, "x")`.
@@ -59,9 +61,23 @@ def missing_required(present: list[str]) -> list[str]:
     return [name for name in REQUIRED_COLUMNS if name not in present]
 
 
-def to_canonical(table: pa.Table, path: str, first_row: int, diagnostics: Diagnostics) -> pa.Table:
+def to_canonical(
+    table: pa.Table,
+    path: str,
+    first_row: int,
+    diagnostics: Diagnostics,
+    *,
+    maps: bool = True,
+    derived_types: pa.Schema = DERIVED_SCHEMA,
+) -> pa.Table:
     """``table`` -> BASE_SCHEMA columns (+ the derived columns it has, typed); bad rows
-    reported with their 1-based row number (``first_row`` is the number of row 0)."""
+    reported with their 1-based row number (``first_row`` is the number of row 0).
+
+    Without ``maps``, attribute maps absent from ``table`` are left out rather than
+    filled with empty maps (a read for analysis that did not need them);
+    ``derived_types`` gives the types derived columns are cast to (a read for analysis
+    keeps dictionary-encoded ones as they are).
+    """
     rows = table.num_rows
     start, start_ok = _timestamps(_column(table, "Timestamp", path), path)
     duration, duration_ok = _durations(_column(table, "Duration", path), path)
@@ -112,10 +128,13 @@ def to_canonical(table: pa.Table, path: str, first_row: int, diagnostics: Diagno
     columns["SpanKind"] = _enum(columns["SpanKind"], v.span_kind)
     columns["StatusCode"] = _enum(columns["StatusCode"], v.status_code)
     for name in _MAP_COLUMNS:
-        columns[name] = _string_map(table, name, path)
+        if maps or name in table.column_names:
+            columns[name] = _string_map(table, name, path)
 
-    fields = list(BASE_SCHEMA)
-    for field in DERIVED_SCHEMA:
+    fields = [field for field in BASE_SCHEMA if field.name in columns]
+    for field in derived_types:
+        if field.name not in DERIVED_SCHEMA.names:
+            continue
         if field.name in table.column_names:
             try:
                 columns[field.name] = _column(table, field.name, path).cast(field.type)
@@ -201,6 +220,17 @@ def _ids(
 
     With ``allow_root`` (parent ids) empty and all-zero ids are the root marker ``""``.
     """
+    lengths = chars_ok(text, LOWER_HEX)
+    if lengths is not None:  # already canonical hex: only all-zero ids need a look
+        right = (lengths == length) | (lengths == 0) if allow_root else lengths == length
+        if right.all():
+            zero = pc.equal(text, "0" * length)
+            problem = np.zeros(len(text), dtype=np.int8)
+            if allow_root:
+                ids = pc.if_else(zero, "", text) if pc.any(zero).as_py() else text
+                return ids, problem
+            problem[zero.to_numpy(zero_copy_only=False)] = 1
+            return text, problem
     ids = pc.ascii_lower(pc.fill_null(text, ""))
     hex_ok = pc.match_substring_regex(ids, f"^[0-9a-f]{{1,{length}}}$")
     padded = pc.if_else(hex_ok, pc.utf8_lpad(ids, length, "0"), ids)
@@ -225,7 +255,7 @@ def _enum(text: pa.Array[Any], spelling: Any) -> pa.Array[Any]:
 
 def _string_map(table: pa.Table, name: str, path: str) -> pa.Array[Any]:
     if name not in table.column_names:
-        return pa.array([[]] * table.num_rows, _STR_MAP)
+        return empty_maps(table.num_rows)
     column = _column(table, name, path)
     try:
         mapped = column.cast(_STR_MAP)

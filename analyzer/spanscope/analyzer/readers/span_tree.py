@@ -27,6 +27,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as _compute
 from spanscope.analyzer.diagnostics import Diagnostics
+from spanscope.analyzer.engine import parent_rows
 from spanscope.analyzer.errors import UnreadableInputError
 
 # The stubs' overloads reject valid broadcasting calls such as `equal(array, "x")`.
@@ -103,17 +104,14 @@ def check_span_tree(
 class _Tree:
     def __init__(self, table: pa.Table) -> None:
         self.table = table
-        trace = table.column("TraceId")
-        self.trace_ids = trace
+        self.trace_ids = table.column("TraceId")
         self.span_ids = table.column("SpanId")
         parent_ids = table.column("ParentSpanId")
-        keys = pc.binary_join_element_wise(trace, self.span_ids, "")
-        parent_keys = pc.binary_join_element_wise(trace, parent_ids, "")
         self.has_parent = pc.not_equal(parent_ids, "").to_numpy(zero_copy_only=False)
-        found = pc.index_in(parent_keys, value_set=keys)
-        parent = pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        parent[~self.has_parent] = -1
-        self.parent = parent
+        # The analyses' own parent join (integer keys from the hex ids, verified), so
+        # both resolve parents alike and at the same cost.
+        self.parent = parent_rows(self.trace_ids, self.span_ids, parent_ids).astype(np.int64)
+        self.parent[~self.has_parent] = -1
         self.start = pc.cast(table.column("Timestamp"), pa.int64()).to_numpy()
         self.end = self.start + table.column("Duration").to_numpy()
         self.made_root = np.zeros(table.num_rows, dtype=np.bool_)
