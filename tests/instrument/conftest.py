@@ -65,7 +65,10 @@ def _traced_django_session(tmp_path_factory: pytest.TempPathFactory) -> TracedDj
                     "NAME": str(tmp_path_factory.mktemp("db") / "test.sqlite3"),
                 }
             },
-            INSTALLED_APPS=["spanscope_testapp.apps.InventoryConfig"],
+            INSTALLED_APPS=[
+                "django.contrib.contenttypes",
+                "spanscope_testapp.apps.InventoryConfig",
+            ],
             USE_TZ=True,
             CACHES={
                 "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
@@ -88,22 +91,26 @@ def _traced_django_session(tmp_path_factory: pytest.TempPathFactory) -> TracedDj
     SQLite3Instrumentor().instrument(tracer_provider=provider)
     django.setup()
 
+    from django.contrib.contenttypes.models import ContentType
     from django.db import connection
-    from spanscope_testapp import models
+    from spanscope_testapp import generic_models, models
 
     with connection.schema_editor() as editor:
         for model in (
+            ContentType,
             models.Publisher,
             models.Author,
             models.AuthorProfile,
             models.Tag,
             models.Book,
+            generic_models.Comment,
         ):
             editor.create_model(model)
     from django.core.management import call_command
 
     call_command("createcachetable", "spanscope_cache_table", verbosity=0)
     _seed(models)
+    _seed_comments(models, generic_models)
     return TracedDjango(exporter, provider)
 
 
@@ -119,6 +126,11 @@ def _seed(models: object) -> None:
                 title=f"Book {a}.{b}", author=author, publisher=publishers[b]
             )
             book.tags.set(tags[: b + 1])
+
+
+def _seed_comments(models: object, generic_models: object) -> None:
+    for book in models.Book.objects.order_by("id"):  # type: ignore[attr-defined]
+        generic_models.Comment.objects.create(content_object=book, text=f"on {book.title}")  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -36,6 +36,13 @@ def models(traced_django: TracedDjango) -> object:
     return models
 
 
+@pytest.fixture
+def generic_models(traced_django: TracedDjango) -> object:
+    from spanscope_testapp import generic_models
+
+    return generic_models
+
+
 def test_forward_foreign_key_load_names_model_field_and_select_related_lookup(
     traced_django: TracedDjango, models: object
 ) -> None:
@@ -230,3 +237,187 @@ def test_install_is_idempotent(traced_django: TracedDjango, models: object) -> N
     patched = ForwardManyToOneDescriptor.get_object
     assert relations.install()
     assert ForwardManyToOneDescriptor.get_object is patched
+
+
+def test_generic_foreign_key_load_is_kind_generic_with_its_prefetch_lookup(
+    traced_django: TracedDjango, models: object, generic_models: object
+) -> None:
+    comment = generic_models.Comment.objects.order_by("id").first()  # type: ignore[attr-defined]
+    traced_django.exporter.clear()
+
+    book, line = comment.content_object, here()
+
+    assert book.title.startswith("Book")
+    span = only_db_span(traced_django)
+    assert relation_of(span) == ("inventory.Comment.content_object", "generic", "content_object")
+    assert span.attributes is not None and span.attributes["code.line.number"] == line
+
+
+def test_cached_generic_foreign_key_issues_no_query(
+    traced_django: TracedDjango, models: object, generic_models: object
+) -> None:
+    comment = generic_models.Comment.objects.order_by("id").first()  # type: ignore[attr-defined]
+    first = comment.content_object
+    traced_django.exporter.clear()
+
+    assert comment.content_object is first
+    assert traced_django.db_spans() == []
+
+
+def test_generic_relation_manager_in_a_loop_is_attributed_per_instance(
+    traced_django: TracedDjango, models: object
+) -> None:
+    books = list(models.Book.objects.order_by("id"))  # type: ignore[attr-defined]
+    traced_django.exporter.clear()
+
+    texts = [c.text for book in books for c in book.comments.all()]
+
+    assert len(texts) == len(books)
+    spans = traced_django.db_spans()
+    assert len(spans) == len(books)
+    assert {relation_of(s) for s in spans} == {("inventory.Book.comments", "generic", "comments")}
+
+
+def test_prefetched_generic_relations_are_not_lazy_loads(
+    traced_django: TracedDjango, models: object, generic_models: object
+) -> None:
+    comments = list(generic_models.Comment.objects.prefetch_related("content_object"))  # type: ignore[attr-defined]
+    books = list(models.Book.objects.prefetch_related("comments"))  # type: ignore[attr-defined]
+    prefetch_spans = traced_django.db_spans()
+    traced_django.exporter.clear()
+
+    [c.content_object for c in comments]
+    [list(b.comments.all()) for b in books]
+
+    assert traced_django.db_spans() == []
+    assert len(prefetch_spans) == 4
+    assert {relation_of(s) for s in prefetch_spans} == {(None, None, None)}
+
+
+def test_per_instance_prefetch_related_objects_in_a_loop_is_a_lazy_load(
+    traced_django: TracedDjango, models: object
+) -> None:
+    from django.db.models import prefetch_related_objects
+
+    books = list(models.Book.objects.order_by("id"))  # type: ignore[attr-defined]
+    traced_django.exporter.clear()
+
+    for book in books:
+        prefetch_related_objects([book], "author")
+
+    spans = traced_django.db_spans()
+    assert len(spans) == len(books)
+    assert {relation_of(s) for s in spans} == {("inventory.Book.author", "forward_fk", "author")}
+
+
+def test_per_instance_prefetch_of_a_many_relation_uses_the_relation_kind(
+    traced_django: TracedDjango, models: object
+) -> None:
+    from django.db.models import prefetch_related_objects
+
+    author = models.Author.objects.order_by("id").first()  # type: ignore[attr-defined]
+    traced_django.exporter.clear()
+
+    prefetch_related_objects([author], "book_set")
+
+    assert relation_of(only_db_span(traced_django)) == (
+        "inventory.Author.book_set",
+        "reverse_fk",
+        "book_set",
+    )
+
+
+def test_per_instance_nested_prefetch_names_each_level_with_the_path_to_it(
+    traced_django: TracedDjango, models: object
+) -> None:
+    from django.db.models import prefetch_related_objects
+
+    book = models.Book.objects.order_by("id").first()  # type: ignore[attr-defined]
+    traced_django.exporter.clear()
+
+    prefetch_related_objects([book], "author__profile")
+
+    assert [relation_of(s) for s in traced_django.db_spans()] == [
+        ("inventory.Book.author", "forward_fk", "author"),
+        ("inventory.Author.profile", "reverse_one_to_one", "author__profile"),
+    ]
+
+
+def test_per_instance_prefetch_of_a_generic_foreign_key_is_kind_generic(
+    traced_django: TracedDjango, models: object, generic_models: object
+) -> None:
+    from django.db.models import prefetch_related_objects
+
+    comment = generic_models.Comment.objects.order_by("id").first()  # type: ignore[attr-defined]
+    traced_django.exporter.clear()
+
+    prefetch_related_objects([comment], "content_object")
+
+    assert relation_of(only_db_span(traced_django)) == (
+        "inventory.Comment.content_object",
+        "generic",
+        "content_object",
+    )
+
+
+def test_batched_prefetch_related_objects_is_not_a_lazy_load(
+    traced_django: TracedDjango, models: object
+) -> None:
+    from django.db.models import prefetch_related_objects
+
+    books = list(models.Book.objects.order_by("id"))  # type: ignore[attr-defined]
+    traced_django.exporter.clear()
+
+    prefetch_related_objects(books, "author", "tags")
+
+    spans = traced_django.db_spans()
+    assert len(spans) == 2
+    assert {relation_of(s) for s in spans} == {(None, None, None)}
+
+
+def test_queryset_prefetch_returning_one_row_is_not_a_lazy_load(
+    traced_django: TracedDjango, models: object
+) -> None:
+    first_id = models.Book.objects.order_by("id").values_list("id", flat=True)[0]  # type: ignore[attr-defined]
+    traced_django.exporter.clear()
+
+    book = models.Book.objects.prefetch_related("tags").get(id=first_id)  # type: ignore[attr-defined]
+
+    assert list(book.tags.all())
+    spans = traced_django.db_spans()
+    assert len(spans) == 2
+    assert {relation_of(s) for s in spans} == {(None, None, None)}
+
+
+def test_nested_loops_attribute_each_level_to_its_own_relation(
+    traced_django: TracedDjango, models: object
+) -> None:
+    authors = list(models.Author.objects.order_by("id"))  # type: ignore[attr-defined]
+    traced_django.exporter.clear()
+
+    for author in authors:
+        for book in author.book_set.all():
+            book.publisher.name  # noqa: B018 -- the lazy load under test
+
+    book_set = ("inventory.Author.book_set", "reverse_fk", "book_set")
+    publisher = ("inventory.Book.publisher", "forward_fk", "publisher")
+    relations = [relation_of(s) for s in traced_django.db_spans()]
+    books_per_author = 2
+    assert relations == [book_set, *[publisher] * books_per_author] * len(authors)
+
+
+def test_install_again_keeps_the_generic_and_prefetch_patches(
+    traced_django: TracedDjango, generic_models: object
+) -> None:
+    from django.contrib.contenttypes.fields import GenericForeignKey
+    from django.db.models import query
+    from spanscope.instrument import relations
+
+    patched = (GenericForeignKey.__get__, query.prefetch_related_objects, query.prefetch_one_level)
+    assert relations.install()
+    assert (
+        GenericForeignKey.__get__,
+        query.prefetch_related_objects,
+        query.prefetch_one_level,
+    ) == patched
+    assert all(getattr(f, "__wrapped__", None) is not None for f in patched)

@@ -22,6 +22,20 @@ How each kind is caught (Django 4.2-5.x):
   tag to ``.filter()``/``.order_by()`` chains, and the evaluating methods
   (``_fetch_all``, ``count``, ``exists``) set the relation while they query.
 
+- generic relations (``django.contrib.contenttypes``): ``GenericForeignKey.__get__``
+  runs the query of ``comment.content_object``; a ``GenericRelation`` manager
+  (``book.comments``) comes from ``create_generic_related_manager`` and is tagged
+  like a reverse FK manager.  Importing ``contenttypes.fields`` needs a ready app
+  registry, so those patches are applied by the first ``class_prepared`` signal
+  sent after that module is loaded: when the first model using it is created,
+  before any of its queries can run.  A content
+  type looked up for the first time (``ContentType``'s cache is cold) is
+  attributed to the generic relation that needed it.
+- ``prefetch_related_objects([book], "author")`` called once per instance is an
+  N+1 loop in disguise: see :func:`_is_per_instance_call` for how it is told
+  from a batched prefetch.  Each prefetch level it runs is attributed to the
+  relation of that level, with the lookup path up to that level.
+
 The tag is a private attribute rather than a ``_hints`` entry (as other N+1
 detectors do) because hints are passed as keyword arguments to database
 routers, and a router with an explicit signature would raise on an unknown key.
@@ -38,8 +52,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import threading
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from spanscope.instrument.relation_context import Relation, RelationKind, current_relation
@@ -246,6 +262,212 @@ def _patch_queryset_module(rd: Any) -> None:
     _patch_queryset(QuerySet)
 
 
+# --- relation of a descriptor, for prefetches -----------------------------------------
+
+# Descriptor class -> its relation; looked up along the MRO so that a subclass
+# (ManyToManyDescriptor under ReverseManyToOneDescriptor) finds its own entry first.
+_DESCRIPTOR_RELATIONS: dict[type, Callable[[Any], Relation]] = {}
+
+
+def _register_descriptors(rd: Any) -> None:
+    _DESCRIPTOR_RELATIONS.update(
+        {
+            rd.ForwardManyToOneDescriptor: _forward_relation,
+            rd.ReverseOneToOneDescriptor: _reverse_one_to_one_relation,
+            rd.ReverseManyToOneDescriptor: lambda d: _reverse_fk_relation(d.rel),
+            rd.ManyToManyDescriptor: lambda d: _many_to_many_relation(d.rel, bool(d.reverse)),
+        }
+    )
+
+
+def _descriptor_relation(descriptor: object) -> Relation | None:
+    for klass in type(descriptor).__mro__:
+        relation_of = _DESCRIPTOR_RELATIONS.get(klass)
+        if relation_of is not None:
+            return relation_of(descriptor)
+    return None
+
+
+# --- generic relations (django.contrib.contenttypes) ------------------------------------
+
+_CONTENTTYPES_FIELDS = "django.contrib.contenttypes.fields"
+_CLASS_PREPARED_UID = "spanscope.relations.contenttypes"
+
+
+def _generic_foreign_key_relation(field: Any) -> Relation:
+    relation: Relation | None = field.__dict__.get(_TAG)
+    if relation is None:
+        relation = field.__dict__[_TAG] = _relation(field.model, field.name, "generic")
+    return relation
+
+
+def _generic_relation(rel: Any) -> Relation:
+    # rel.model is the model holding the GenericForeignKey; the accessor lives on
+    # the model that declares the GenericRelation.
+    return _relation(rel.field.model, rel.field.name, "generic")
+
+
+def _patch_generic_foreign_key(fields: Any) -> None:
+    cls = fields.GenericForeignKey
+    original = cls.__get__
+    if _is_patched(original):
+        return
+
+    @functools.wraps(original)
+    def __get__(self: Any, instance: Any, cls: Any = None) -> Any:
+        if instance is None:
+            return original(self, instance, cls)
+        try:
+            token = current_relation.set(_generic_foreign_key_relation(self))
+        except Exception:
+            _logger.debug("spanscope: no relation for %r", self, exc_info=True)
+            return original(self, instance, cls)
+        try:
+            return original(self, instance, cls)
+        finally:
+            current_relation.reset(token)
+
+    cls.__get__ = _mark(__get__)
+
+
+def _patch_generic_manager_factory(fields: Any) -> None:
+    original = fields.create_generic_related_manager
+    if _is_patched(original):
+        return
+
+    @functools.wraps(original)
+    def create_generic_related_manager(superclass: Any, rel: Any) -> Any:
+        manager_cls = original(superclass, rel)
+        try:
+            _tag_manager_class(manager_cls, _generic_relation(rel))
+        except Exception:
+            _logger.debug("spanscope: cannot tag generic relation manager %r", rel, exc_info=True)
+        return manager_cls
+
+    fields.create_generic_related_manager = _mark(create_generic_related_manager)
+
+
+def _patch_loaded_contenttypes() -> bool:
+    """Patch ``contenttypes.fields`` if it is fully imported; True once it is patched."""
+    fields = sys.modules.get(_CONTENTTYPES_FIELDS)
+    # Partly imported while its own ContentType model is being prepared.
+    if fields is None or not hasattr(fields, "create_generic_related_manager"):
+        return False
+    _patch_generic_foreign_key(fields)
+    _patch_generic_manager_factory(fields)
+    _DESCRIPTOR_RELATIONS[fields.GenericForeignKey] = _generic_foreign_key_relation
+    _DESCRIPTOR_RELATIONS[fields.ReverseGenericManyToOneDescriptor] = lambda d: _generic_relation(
+        d.rel
+    )
+    return True
+
+
+def _on_class_prepared(sender: Any, **kwargs: Any) -> None:
+    try:
+        if _patch_loaded_contenttypes():
+            from django.db.models.signals import class_prepared
+
+            class_prepared.disconnect(dispatch_uid=_CLASS_PREPARED_UID)
+    except Exception:
+        _logger.debug("spanscope: could not patch generic relations", exc_info=True)
+
+
+def _patch_contenttypes(rd: Any) -> None:
+    if _patch_loaded_contenttypes():
+        return
+    from django.db.models.signals import class_prepared
+
+    # Receivers run only while model classes are created (startup), never per query.
+    class_prepared.connect(_on_class_prepared, weak=False, dispatch_uid=_CLASS_PREPARED_UID)
+
+
+# --- per-instance prefetch_related_objects ------------------------------------------------
+
+_per_instance_prefetch: ContextVar[bool] = ContextVar("spanscope_per_instance", default=False)
+_DJANGO_QUERY_MODULE = "django.db.models.query"
+
+
+def _is_per_instance_call(model_instances: Any, caller_module: object) -> bool:
+    """Whether a ``prefetch_related_objects`` call loads relations for one instance only.
+
+    Only such a call is a lazy load in disguise: called once per instance in a
+    loop it is an N+1, fixed by prefetching on the loop's queryset.  Calls from
+    Django's own ``QuerySet`` (``prefetch_related()``, ``iterator(chunk_size)``)
+    are batched prefetches -- already the fix -- even when the queryset returned
+    a single row, so they are never tagged.  They are told apart by the calling
+    module: one frame looked up per call of this (rare) function, not per query.
+    A call from another module with several instances is a batched prefetch too.
+    """
+    if caller_module == _DJANGO_QUERY_MODULE:
+        return False
+    try:
+        return len(model_instances) == 1
+    except TypeError:  # an iterable without len() is not a single instance list
+        return False
+
+
+def _prefetch_relation(instances: Any, lookup: Any, level: int) -> Relation | None:
+    through = lookup.prefetch_through.split("__")
+    descriptor = getattr(type(instances[0]), through[level], None)
+    relation = _descriptor_relation(descriptor)
+    if relation is None or level == 0:
+        return relation
+    # Deeper levels are fixed by prefetching the whole path from the loop's model.
+    return relation._replace(lookup="__".join(through[: level + 1]))
+
+
+def _patch_prefetch_related_objects(rd: Any) -> None:
+    from django.db import models
+    from django.db.models import query
+
+    original = query.prefetch_related_objects
+    if not _is_patched(original):
+
+        @functools.wraps(original)
+        def prefetch_related_objects(model_instances: Any, *related_lookups: Any) -> Any:
+            try:
+                per_instance = _is_per_instance_call(
+                    model_instances, sys._getframe(1).f_globals.get("__name__")
+                )
+            except Exception:
+                per_instance = False
+            if not per_instance:
+                return original(model_instances, *related_lookups)
+            token = _per_instance_prefetch.set(True)
+            try:
+                return original(model_instances, *related_lookups)
+            finally:
+                _per_instance_prefetch.reset(token)
+
+        # QuerySet calls the module global; user code imports it from django.db.models.
+        query.prefetch_related_objects = _mark(prefetch_related_objects)
+        if models.prefetch_related_objects is original:
+            models.prefetch_related_objects = query.prefetch_related_objects
+
+    original_level = query.prefetch_one_level
+    if _is_patched(original_level):
+        return
+
+    @functools.wraps(original_level)
+    def prefetch_one_level(instances: Any, prefetcher: Any, lookup: Any, level: int) -> Any:
+        if not _per_instance_prefetch.get():
+            return original_level(instances, prefetcher, lookup, level)
+        try:
+            relation = _prefetch_relation(instances, lookup, level)
+        except Exception:
+            _logger.debug("spanscope: no relation for prefetch %r", lookup, exc_info=True)
+            relation = None
+        if relation is None:
+            return original_level(instances, prefetcher, lookup, level)
+        token = current_relation.set(relation)
+        try:
+            return original_level(instances, prefetcher, lookup, level)
+        finally:
+            current_relation.reset(token)
+
+    query.prefetch_one_level = _mark(prefetch_one_level)
+
+
 # Each patch is independent: one failing (a Django version without that hook)
 # leaves the others working.
 _PATCHES: tuple[tuple[str, Callable[[Any], None]], ...] = (
@@ -254,6 +476,9 @@ _PATCHES: tuple[tuple[str, Callable[[Any], None]], ...] = (
     ("reverse foreign key manager", _patch_reverse_many_to_one_factory),
     ("many-to-many manager", _patch_many_to_many_factory),
     ("queryset evaluation", _patch_queryset_module),
+    ("descriptor relations for prefetches", _register_descriptors),
+    ("per-instance prefetch_related_objects", _patch_prefetch_related_objects),
+    ("generic relations", _patch_contenttypes),
 )
 
 
