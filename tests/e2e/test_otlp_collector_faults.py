@@ -1,0 +1,371 @@
+"""A Collector that refuses, answers slowly, or comes up late must not hurt the app.
+
+The books demo runs under ``opentelemetry-instrument`` with
+``OTEL_TRACES_EXPORTER=spanscope_file,otlp`` over OTLP/HTTP (protobuf), against
+a loopback endpoint that answers every export with 503 (retryable) or 400 (not
+retryable), or answers 200 only after 3 s. Compared with a file-only run of
+the same traffic: every request is served, latency stays within the bound of
+``test_otlp_outage_latency``, and the trace files still hold every span.
+
+A collector that is down when the app starts and comes up later
+(``spanscope collect`` on the port the app was told about) receives the spans
+of the requests sent after it came up: the exporter recovers by itself.
+
+What the SDK (opentelemetry-exporter-otlp-proto-http 1.45) logs on failure,
+as observed in the server log:
+
+- 400: one ``Failed to export span batch code: 400, reason: Bad Request`` per
+  batch, i.e. exactly one line per POST the endpoint received; never one line
+  per span or per request.
+- 503: a ``Transient error ... retrying in N s`` warning per retry (backoff 1,
+  2, 4 s within the 10 s export timeout), then one ``Failed to export span
+  batch due to timeout, max retries or shutdown`` per batch. While the export
+  thread waits, spanscope's queue of 8,192 spans overflows and spans are dropped; that
+  ``Queue full, dropping Span.`` warning goes through the SDK's duplicate filter
+  and is printed at most once per 20 s window, however many spans are dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from demo_harness import (
+    InstrumentedServer,
+    Response,
+    ServerExit,
+    SqliteDatabase,
+    demo_environment,
+    prepare_database,
+)
+from demo_harness.ports import LOOPBACK, free_port, wait_until
+from demo_harness.trace_files import TraceFiles, read_trace_files
+from demo_harness.traffic import get
+from spanscope.analyzer.load import load
+from test_otlp_outage_latency import LATENCY_FACTOR, LATENCY_SLACK_S, QUERIES, rss_bytes
+from test_servers_collect_otlp import spanscope_collect
+
+pytestmark = pytest.mark.e2e
+
+LATENCY_REQUESTS = 20  # books/fixed/: one query each, the latency that is compared
+VOLUME_REQUESTS = 2  # books/: 2,001 queries each, keeps both exporters busy
+SLOW_ANSWER_S = 3.0  # below the exporter's 10 s timeout: the export succeeds, late
+# Export several times during the traffic, so the OTLP exporter is busy while
+# requests are measured.
+SCHEDULE_DELAY_MS = "200"
+MAX_EXPORT_BATCH = 512  # OTEL_BSP_MAX_EXPORT_BATCH_SIZE default
+# After the measured traffic of the 503 run: more books/ requests, so that with
+# the two above ~10,000 spans pile up behind the retrying exporter, more than
+# spanscope's OTLP queue (8,192 spans) holds: drops must happen.
+FLOOD_REQUESTS = 3
+# name: (how the endpoint answers a POST /v1/traces, after how long, flood requests)
+FAULTS = {
+    "refusing-503": (HTTPStatus.SERVICE_UNAVAILABLE, 0.0, FLOOD_REQUESTS),
+    "refusing-400": (HTTPStatus.BAD_REQUEST, 0.0, 0),
+    "slow": (HTTPStatus.OK, SLOW_ANSWER_S, 0),
+}
+FAILED_EXPORT = "Failed to export spans batch"
+QUEUE_FULL = "Queue full, dropping Span"
+RECOVERY_REQUESTS = 5
+ARRIVAL_TIMEOUT_S = 20.0  # longest backoff wait (4 s) plus a batch, generously
+
+
+class FaultyCollector:
+    """A loopback OTLP/HTTP endpoint answering every POST with ``status`` after ``delay_s``.
+
+    Hand-written on the standard library's HTTP server: the point is to answer
+    *wrongly*, which no real receiver does on purpose.
+    """
+
+    def __init__(self, status: HTTPStatus, delay_s: float) -> None:
+        self.status = status
+        self.delay_s = delay_s
+        self.posts = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with collector._lock:
+                    collector.posts += 1
+                # Event.wait, not sleep: teardown must not wait for a slow answer.
+                collector._stop.wait(collector.delay_s)
+                self.send_response(collector.status)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")  # an empty message is valid protobuf
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                return  # keep the test output quiet
+
+        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
+        self._server.daemon_threads = True
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,))
+
+    def __enter__(self) -> FaultyCollector:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+@dataclass
+class FaultRun:
+    name: str
+    latencies_s: list[float]
+    responses: list[Response]
+    rss_growth: int
+    server_exit: ServerExit
+    files: TraceFiles
+    posts: int  # POSTs the endpoint received: one per export attempt
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.latencies_s)
+
+    def log_count(self, needle: str) -> int:
+        return self.server_exit.log.count(needle)
+
+
+def exporting_env(base_env: dict[str, str], traces: Path, port: int | None) -> dict[str, str]:
+    env = {
+        **base_env,
+        "SPANSCOPE_TRACES_DIR": str(traces),
+        "OTEL_BSP_SCHEDULE_DELAY": SCHEDULE_DELAY_MS,
+    }
+    if port is not None:
+        env["OTEL_TRACES_EXPORTER"] = "spanscope_file,otlp"
+        env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://{LOOPBACK}:{port}"
+    return env
+
+
+def measure(server: InstrumentedServer) -> tuple[list[float], list[Response], int]:
+    """Timed books/fixed/ requests with a few heavy books/ requests in between."""
+    responses = [get(server.base_url, "books/fixed/") for _ in range(3)]  # warm-up
+    rss_before = rss_bytes(server.pid)
+    latencies = []
+    for number in range(LATENCY_REQUESTS):
+        response = get(server.base_url, "books/fixed/")
+        latencies.append(response.seconds)
+        responses.append(response)
+        if number % (LATENCY_REQUESTS // VOLUME_REQUESTS) == 0:
+            responses.append(get(server.base_url, "books/"))
+    return latencies, responses, rss_bytes(server.pid) - rss_before
+
+
+def serve(
+    name: str, base_env: dict[str, str], workdir: Path, port: int | None, flood: int = 0
+) -> FaultRun:
+    traces = workdir / "traces"
+    server = InstrumentedServer(exporting_env(base_env, traces, port), workdir / "server.log")
+    with server:
+        latencies, responses, rss_growth = measure(server)
+        responses += [get(server.base_url, "books/") for _ in range(flood)]
+        server_exit = server.stop()
+    return FaultRun(
+        name, latencies, responses, rss_growth, server_exit, read_trace_files(traces), 0
+    )
+
+
+@pytest.fixture(scope="module")
+def fault_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    database = SqliteDatabase(tmp_path_factory.mktemp("faults-db") / "books.sqlite3")
+    env = demo_environment(os.environ, database, hermetic=True)
+    prepare_database(env)
+    return env
+
+
+@pytest.fixture(scope="module")
+def file_only(fault_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> FaultRun:
+    return serve("file-only", fault_env, tmp_path_factory.mktemp("file-only"), None)
+
+
+@pytest.fixture(scope="module")
+def fault_runs(
+    fault_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], FaultRun]:
+    """Run each fault once per module, however many tests look at it."""
+    runs: dict[str, FaultRun] = {}
+
+    def run(name: str) -> FaultRun:
+        if name not in runs:
+            status, delay_s, flood = FAULTS[name]
+            with FaultyCollector(status, delay_s) as collector:
+                workdir = tmp_path_factory.mktemp(name)
+                runs[name] = serve(name, fault_env, workdir, collector.port, flood)
+                runs[name].posts = collector.posts
+        return runs[name]
+
+    return run
+
+
+@pytest.fixture(params=list(FAULTS))
+def fault(request: pytest.FixtureRequest, fault_runs: Callable[[str], FaultRun]) -> FaultRun:
+    return fault_runs(str(request.param))
+
+
+def test_app_keeps_serving_every_request(fault: FaultRun) -> None:
+    assert {r.status for r in fault.responses} == {200}
+    assert not fault.server_exit.killed, fault.server_exit.log[-3000:]
+
+
+def test_the_endpoint_was_really_exported_to(fault: FaultRun) -> None:
+    assert fault.posts > 0, fault.server_exit.log[-3000:]
+
+
+def test_request_latency_stays_within_noise_of_the_file_only_run(
+    fault: FaultRun, file_only: FaultRun
+) -> None:
+    bound = file_only.median_s * LATENCY_FACTOR + LATENCY_SLACK_S
+    assert fault.median_s < bound, (
+        f"median {fault.median_s * 1000:.1f} ms with a {fault.name} collector, "
+        f"{file_only.median_s * 1000:.1f} ms file-only"
+    )
+
+
+def test_file_exporter_still_writes_every_span(fault: FaultRun) -> None:
+    files = fault.files
+    assert files.bad_lines == []
+    for route, queries in QUERIES.items():
+        requests = files.server_spans(route)
+        assert len(requests) == sum(1 for r in fault.responses if r.path == route)
+        for request in requests:
+            assert sum(1 for s in files.in_trace(request.trace_id) if s.is_db) == queries
+
+
+def test_a_rejected_batch_is_logged_once_not_once_per_span(
+    fault_runs: Callable[[str], FaultRun],
+) -> None:
+    fault = fault_runs("refusing-400")
+    failures = fault.log_count(FAILED_EXPORT)
+    # 400 is not retried: each POST is one batch, and each batch one log line.
+    assert failures == fault.posts, fault.server_exit.log[-3000:]
+    batches_bound = len(fault.files.spans) // MAX_EXPORT_BATCH + len(fault.responses) + 1
+    assert 0 < failures <= batches_bound < len(fault.files.spans)
+
+
+def test_retried_failures_and_queue_drops_are_logged_a_bounded_number_of_times(
+    fault_runs: Callable[[str], FaultRun],
+) -> None:
+    fault = fault_runs("refusing-503")
+    log = fault.server_exit.log
+    # Each batch is POSTed up to 4 times (backoff 1 + 2 + 4 s) before it is
+    # given up with one line; a flood would be one line per span or request.
+    assert 0 < fault.log_count(FAILED_EXPORT) <= fault.posts, log[-3000:]
+    # Thousands of spans are dropped while the exporter waits; the SDK's
+    # duplicate filter prints the warning once per 20 s window at most.
+    assert 1 <= fault.log_count(QUEUE_FULL) <= 2, log[-3000:]
+
+
+def test_memory_stays_bounded(fault: FaultRun, file_only: FaultRun) -> None:
+    # Generous: this guards against buffering everything the endpoint refused.
+    assert fault.rss_growth < file_only.rss_growth + 40 * 1024 * 1024
+
+
+# --- recovery: the collector comes up after the app ---------------------------------
+
+
+@dataclass
+class Recovery:
+    log_before_collector: str
+    up_since_ns: int
+    before: list[Response]
+    after: list[Response]
+    arrived: bool
+    server_exit: ServerExit
+    collected_dir: Path
+    files: TraceFiles
+
+
+def server_trace_ids_since(out: Path, since_ns: int) -> list[str]:
+    """Trace ids of the ``books/fixed/`` requests in ``out`` that started at ``since_ns`` or later."""
+    if not any(out.glob("*.jsonl")):
+        return []
+    rows = load(out).select(["TraceId", "SpanKind", "http_route", "Timestamp"]).to_pylist()
+    since = datetime.fromtimestamp(since_ns / 1e9, UTC)
+    return [
+        str(row["TraceId"])
+        for row in rows
+        if row["SpanKind"] == "Server"
+        and row["http_route"] == "books/fixed/"
+        and row["Timestamp"] >= since
+    ]
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float) -> bool:
+    return wait_until(check, lambda: True, timeout_s)
+
+
+@pytest.fixture(scope="module")
+def recovery(fault_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Recovery:
+    workdir = tmp_path_factory.mktemp("recovers")
+    port, out = free_port(), workdir / "collected"
+    env = exporting_env(fault_env, workdir / "traces", port)
+    server = InstrumentedServer(env, workdir / "server.log")
+    with server:
+        before = [get(server.base_url, "books/fixed/") for _ in range(RECOVERY_REQUESTS)]
+        # Wait until the exporter has really failed against the closed port.
+        wait_for(lambda: "Transient error" in server.read_log(), ARRIVAL_TIMEOUT_S)
+        log_before = server.read_log()
+        with spanscope_collect(out, port) as receiver:
+            up_since_ns = time.time_ns()
+            after = [get(server.base_url, "books/fixed/") for _ in range(RECOVERY_REQUESTS)]
+            # Arrival is checked before SIGTERM: recovery must not depend on the
+            # shutdown flush.
+            arrived = wait_for(
+                lambda: len(server_trace_ids_since(out, up_since_ns)) >= RECOVERY_REQUESTS,
+                ARRIVAL_TIMEOUT_S,
+            )
+            server_exit = server.stop()
+            receiver.send_signal(signal.SIGTERM)
+            receiver.communicate(timeout=15)
+    return Recovery(
+        log_before,
+        up_since_ns,
+        before,
+        after,
+        arrived,
+        server_exit,
+        out,
+        read_trace_files(workdir / "traces"),
+    )
+
+
+def test_app_serves_every_request_before_and_after_the_collector_comes_up(
+    recovery: Recovery,
+) -> None:
+    assert {r.status for r in recovery.before + recovery.after} == {200}
+
+
+def test_the_exporter_failed_while_the_collector_was_down(recovery: Recovery) -> None:
+    assert "Transient error" in recovery.log_before_collector, recovery.log_before_collector[-3000:]
+
+
+def test_requests_after_the_collector_came_up_reach_it(recovery: Recovery) -> None:
+    assert recovery.arrived, recovery.server_exit.log[-3000:]
+    received = server_trace_ids_since(recovery.collected_dir, recovery.up_since_ns)
+    assert len(received) == len(set(received)) == len(recovery.after)
+
+
+def test_file_exporter_has_every_request_of_both_phases(recovery: Recovery) -> None:
+    assert recovery.files.bad_lines == []
+    assert len(recovery.files.server_spans("books/fixed/")) == 2 * RECOVERY_REQUESTS
+    assert not recovery.server_exit.killed, recovery.server_exit.log[-3000:]
