@@ -34,24 +34,14 @@ import json
 from typing import Any, ClassVar, Final, TextIO
 
 from spanscope.analyzer.analyses.check import CheckResult
+from spanscope.analyzer.render.json import rounded
 
 SCHEMA_VERSION: Final = "1"
-DECIMALS: Final = 3
-
-
-def _rounded(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, DECIMALS)
-    if isinstance(value, dict):
-        return {key: _rounded(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_rounded(item) for item in value]
-    return value
 
 
 def check_document(result: CheckResult) -> dict[str, Any]:
     """The JSON document as Python data (see the module docstring)."""
-    document: dict[str, Any] = _rounded(
+    document: dict[str, Any] = rounded(
         {"schema_version": SCHEMA_VERSION, "kind": "check", **result.to_dict()}
     )
     return document

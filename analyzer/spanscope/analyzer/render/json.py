@@ -93,20 +93,21 @@ SCHEMA_VERSION: Final = "1"
 DECIMALS: Final = 3
 
 
-def _rounded(value: Any) -> Any:
+def rounded(value: Any) -> Any:
+    """``value`` with every float, however deeply nested, rounded to :data:`DECIMALS`."""
     if isinstance(value, float):
         return round(value, DECIMALS)
     if isinstance(value, dict):
-        return {key: _rounded(item) for key, item in value.items()}
+        return {key: rounded(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_rounded(item) for item in value]
+        return [rounded(item) for item in value]
     return value
 
 
 def report_document(report: AnalysisReport) -> dict[str, Any]:
     """The JSON document as Python data (see the module docstring)."""
     data = report.to_dict()
-    document: dict[str, Any] = _rounded(
+    document: dict[str, Any] = rounded(
         {
             "schema_version": SCHEMA_VERSION,
             "spanscope_version": data["spanscope_version"],
