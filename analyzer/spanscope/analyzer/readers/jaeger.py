@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
-import orjson
 import pyarrow as pa
 from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.readers import registry, source
@@ -44,11 +43,8 @@ class JaegerReader:
         )
 
     def read(self, path: str, diagnostics: Diagnostics) -> Iterator[pa.Table]:
-        data = source.read_all(path, diagnostics)
-        try:
-            document = orjson.loads(data)
-        except orjson.JSONDecodeError as err:
-            diagnostics.skip(path, 1, "invalid-json", f"invalid JSON ({err})", _HINT)
+        document = source.read_json_document(path, diagnostics, _HINT)
+        if document is source.NOT_JSON:
             return
         rows = SpanRows()
         for number, trace in enumerate(_traces(document), start=1):

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Final
 
-import orjson
 import pyarrow as pa
 from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.readers import registry, source
@@ -30,13 +29,8 @@ class OtlpJsonReader:
         return document and any(marker in head for marker in registry.OTLP_MARKERS)
 
     def read(self, path: str, diagnostics: Diagnostics) -> Iterator[pa.Table]:
-        data = source.read_all(path, diagnostics)
-        try:
-            document = orjson.loads(data)
-        except orjson.JSONDecodeError as err:
-            diagnostics.skip(
-                path, _line_of(data, err.pos), "invalid-json", f"invalid JSON ({err})", _HINT
-            )
+        document = source.read_json_document(path, diagnostics, _HINT)
+        if document is source.NOT_JSON:
             return
         rows = SpanRows()
         documents = document if isinstance(document, list) else [document]
@@ -45,7 +39,3 @@ class OtlpJsonReader:
             add_traces_data(item, rows, diagnostics, path, 1)
         if len(rows):
             yield rows.to_table()
-
-
-def _line_of(data: bytes, position: int) -> int:
-    return data.count(b"\n", 0, max(position, 0)) + 1

@@ -10,8 +10,9 @@ import gzip
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, Final, cast
+from typing import IO, Any, Final, cast
 
+import orjson
 import zstandard
 from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.errors import UnreadableInputError
@@ -109,3 +110,19 @@ def read_all(path: str, diagnostics: Diagnostics) -> bytes:
             )
         pieces.append(piece)
     return b"".join(pieces)
+
+
+#: What :func:`read_json_document` returns for a file that is not JSON.
+NOT_JSON: Final = object()
+
+
+def read_json_document(path: str, diagnostics: Diagnostics, hint: str) -> Any:
+    """The whole file parsed as one JSON document, or :data:`NOT_JSON` (already reported,
+    at the line where parsing failed, with ``hint``)."""
+    data = read_all(path, diagnostics)
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as err:
+        line = data.count(b"\n", 0, max(err.pos, 0)) + 1
+        diagnostics.skip(path, line, "invalid-json", f"invalid JSON ({err})", hint)
+        return NOT_JSON

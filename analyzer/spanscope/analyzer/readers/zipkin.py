@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Final
 
-import orjson
 import pyarrow as pa
 from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.readers import registry, source
@@ -54,11 +53,8 @@ class ZipkinReader:
         )
 
     def read(self, path: str, diagnostics: Diagnostics) -> Iterator[pa.Table]:
-        data = source.read_all(path, diagnostics)
-        try:
-            document = orjson.loads(data)
-        except orjson.JSONDecodeError as err:
-            diagnostics.skip(path, 1, "invalid-json", f"invalid JSON ({err})", _HINT)
+        document = source.read_json_document(path, diagnostics, _HINT)
+        if document is source.NOT_JSON:
             return
         if not isinstance(document, list):
             diagnostics.skip(path, 1, "not-traces", "the file is not a JSON array", _HINT)
