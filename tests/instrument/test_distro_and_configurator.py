@@ -53,10 +53,13 @@ _PIPELINE_PROBE = textwrap.dedent(
     provider = trace.get_tracer_provider()
     out = []
     for p in provider._active_span_processor._span_processors:
-        batch = getattr(p, "_batch_processor", None)
+        # DropCountingSpanProcessor (otlp_drops) fronts the batch processor of
+        # every exporter but the file exporter.
+        batch = getattr(getattr(p, "processor", p), "_batch_processor", None)
+        exporter = getattr(batch._exporter, "exporter", None) if batch else None
         out.append({
             "processor": type(p).__name__,
-            "exporter": type(getattr(batch._exporter, "exporter", batch._exporter)).__name__ if batch else None,
+            "exporter": type(getattr(exporter, "exporter", exporter)).__name__ if batch else None,
             "enriching": type(batch._exporter).__name__ == "EnrichingSpanExporter" if batch else None,
             "delay_ms": batch._schedule_delay * 1000 if batch else None,
             "queue": batch._max_queue_size if batch else None,
@@ -86,7 +89,7 @@ def test_enrichment_runs_first_then_one_batch_processor_per_exporter(tmp_path: P
     assert [p["processor"] for p in pipeline] == [
         "SpanscopeSpanProcessor",
         "BatchSpanProcessor",
-        "BatchSpanProcessor",
+        "DropCountingSpanProcessor",
     ]
     assert [p["exporter"] for p in pipeline[1:]] == ["OTLPJsonFileSpanExporter", "OTLPSpanExporter"]
     assert [p["enriching"] for p in pipeline[1:]] == [True, True]

@@ -3,7 +3,7 @@
 It builds the same TracerProvider as the SDK's own configurator, through the
 SDK's ``_initialize_components`` (so ``OTEL_TRACES_EXPORTER``, ``OTEL_RESOURCE_*``,
 samplers, id generators and entry-point exporters all behave as documented
-upstream), with four differences:
+upstream), with five differences:
 
 1. :class:`~spanscope.instrument.processor.SpanscopeSpanProcessor` is the first
    span processor, so every exporter sees the ``code.*`` and ``spanscope.orm.*``
@@ -19,7 +19,11 @@ upstream), with four differences:
    :class:`~spanscope.instrument.deferred.EnrichingSpanExporter`: the
    processor only captures what it must while the query runs, and the
    attributes (and the parameter hash) are made in batches on the exporter
-   thread (:mod:`spanscope.instrument.deferred` has the measurements).
+   thread (:mod:`spanscope.instrument.deferred` has the measurements);
+5. every exporter but spanscope's file exporter (which counts its own drops) is
+   also wrapped by :mod:`spanscope.instrument.otlp_drops`: spans lost to failed
+   exports or to a full queue are counted, an outage is logged once with its
+   recovery, and the totals once at exit.
 
 Sampling is left entirely to ``OTEL_TRACES_SAMPLER``/``OTEL_TRACES_SAMPLER_ARG``:
 ``parentbased_traceidratio`` keeps or drops whole traces.  When the configured
@@ -29,6 +33,7 @@ detection sees only the kept requests (:mod:`spanscope.instrument.sampling`).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from collections.abc import Callable
@@ -37,6 +42,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.sdk._configuration import _initialize_components, _OTelSDKConfigurator
 from opentelemetry.sdk.environment_variables import (
+    OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
     OTEL_BSP_MAX_QUEUE_SIZE,
     OTEL_BSP_SCHEDULE_DELAY,
     OTEL_CONFIG_FILE,
@@ -45,6 +51,8 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from spanscope.instrument import layers
 from spanscope.instrument.deferred import EnrichingSpanExporter, PendingAttributes
+from spanscope.instrument.file_exporter import OTLPJsonFileSpanExporter
+from spanscope.instrument.otlp_drops import DropCountingSpanProcessor, QueueLimits
 from spanscope.instrument.processor import SpanscopeSpanProcessor, enrichment_from_env
 from spanscope.instrument.sampling import warn_if_sampling
 from spanscope.instrument.shutdown import install_sigterm_flush
@@ -53,6 +61,10 @@ _logger = logging.getLogger(__name__)
 
 DEFAULT_SCHEDULE_DELAY_MS = 2000
 DEFAULT_MAX_QUEUE_SIZE = 8192
+# The specification's BatchSpanProcessor defaults, which the SDK applies when a
+# variable is unset or not an integer.
+SPEC_MAX_QUEUE_SIZE = 2048
+SPEC_MAX_EXPORT_BATCH_SIZE = 512
 
 
 def enrichment_pipeline() -> tuple[SpanscopeSpanProcessor, Callable[..., SpanProcessor]]:
@@ -67,9 +79,39 @@ def enrichment_pipeline() -> tuple[SpanscopeSpanProcessor, Callable[..., SpanPro
     processor = SpanscopeSpanProcessor(pending=pending)
 
     def export_processor(span_exporter: SpanExporter, *args: Any, **kwargs: Any) -> SpanProcessor:
-        return batch_span_processor(EnrichingSpanExporter(span_exporter, pending), *args, **kwargs)
+        def batch(exporter: SpanExporter) -> SpanProcessor:
+            return batch_span_processor(EnrichingSpanExporter(exporter, pending), *args, **kwargs)
+
+        if isinstance(span_exporter, OTLPJsonFileSpanExporter):
+            return batch(span_exporter)
+        return DropCountingSpanProcessor(span_exporter, batch, queue_limits(*args, **kwargs))
 
     return processor, export_processor
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def queue_limits(*args: Any, **kwargs: Any) -> QueueLimits:
+    """The queue and batch sizes :func:`batch_span_processor` gives its BatchSpanProcessor.
+
+    Resolved here as the SDK resolves them, because the processor does not expose them.
+    """
+    given = inspect.signature(BatchSpanProcessor).bind_partial(None, *args, **kwargs).arguments
+    queue = given.get("max_queue_size")
+    if queue is None:
+        if os.environ.get(OTEL_BSP_MAX_QUEUE_SIZE):
+            queue = _env_int(OTEL_BSP_MAX_QUEUE_SIZE, SPEC_MAX_QUEUE_SIZE)
+        else:
+            queue = DEFAULT_MAX_QUEUE_SIZE
+    batch = given.get("max_export_batch_size")
+    if batch is None:
+        batch = _env_int(OTEL_BSP_MAX_EXPORT_BATCH_SIZE, SPEC_MAX_EXPORT_BATCH_SIZE)
+    return QueueLimits(int(queue), int(batch))
 
 
 def batch_span_processor(span_exporter: SpanExporter, *args: Any, **kwargs: Any) -> SpanProcessor:

@@ -21,7 +21,10 @@ exit through ``sys.exit``, which runs ``atexit`` and so flushes too.
 
 The flush runs on a helper thread with a deadline: a signal handler runs on the
 main thread between two bytecodes, possibly while that thread holds a lock the
-span processor needs, and waiting on it there would deadlock.
+span processor needs, and waiting on it there would deadlock.  When the
+deadline passes before the process dies, the exporters' drop summaries
+(:func:`spanscope.instrument.otlp_drops.report_before_exit`) are logged anyway,
+with the spans still unsent counted as such.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Protocol
+
+from spanscope.instrument.otlp_drops import report_before_exit
 
 _logger = logging.getLogger(__name__)
 
@@ -72,6 +77,8 @@ def _make_handler(
         if previous is signal.SIG_DFL or previous is None:
             # Dying without atexit: close the exporters now, then die as SIGTERM would have.
             _run_with_deadline(provider.shutdown, timeout_s)
+            # A no-op for summaries the shutdown already logged.
+            report_before_exit()
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
