@@ -8,6 +8,8 @@ holds is recognised from its own first bytes, so one reader covers the four layo
 (``.protoframes``, ``.zstframes``, ``.zstprotoframes``, and whatever suffix a rotated
 file carries).
 
+Protobuf messages are read a batch at a time as Arrow columns (:mod:`.otlp_proto_batch`),
+JSON ones through the JSON-lines fast path; neither runs a Python loop per span.
 Problems are reported at the message's 1-based number in the file.  A size prefix that
 cannot be right (larger than the rest of the file, or than :data:`MAX_MESSAGE_BYTES`)
 means the framing is lost: the rest of the file is reported and skipped, never allocated.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Final
@@ -24,18 +27,20 @@ from typing import IO, Final
 import pyarrow as pa
 import zstandard
 from spanscope.analyzer.diagnostics import Diagnostics
+from spanscope.analyzer.enrich import for_analysis
 from spanscope.analyzer.readers import registry, source
 from spanscope.analyzer.readers.otlp_jsonl import read_json_records
-from spanscope.analyzer.readers.rows import SpanRows
 
 #: A larger size prefix is treated as damage; the Collector's batches are a few MB.
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 _PREFIX: Final = 4
 _DECOMPRESS_PIECE: Final = 4 * 1024 * 1024
-# Decoded messages are turned into a table once this much JSON (or this many protobuf
-# spans) has accumulated: bounded memory, and few enough tables to concatenate.
+# Decoded messages are turned into a table once this much JSON (or protobuf, about half
+# as large for the same spans) has accumulated: bounded memory, few tables to concatenate.
 _JSON_BATCH_BYTES: Final = 32 * 1024 * 1024
-_PROTO_BATCH_SPANS: Final = 65_536
+_PROTO_BATCH_BYTES: Final = 16 * 1024 * 1024
+# A JSON message: found without copying the payload, as `payload.lstrip()` would.
+_JSON_START: Final = re.compile(rb"\s*\{")
 # field 1 (resource_spans), wire type 2 (length-delimited): how TracesData starts
 _TRACES_DATA_TAG: Final = 0x0A
 
@@ -65,36 +70,45 @@ class OtlpFramedReader:
         return body[0] == _TRACES_DATA_TAG and _plausible_protobuf(body, size)
 
     def read(self, path: str, diagnostics: Diagnostics) -> Iterator[pa.Table]:
-        # Imported here: the protobuf runtime costs every command ~60 ms to import.
-        from spanscope.analyzer.readers import otlp_proto
+        return _read_file(path, diagnostics, analysis=False)
 
-        batch = _Batch()
-        for record, message in _messages(path, diagnostics):
-            payload = _decompressed(message, path, record, diagnostics)
-            if payload is None:
-                continue
-            if payload.lstrip()[:1] == b"{":
-                yield from batch.flush_proto()
-                batch.add_json(record, payload)
-                if batch.json_bytes >= _JSON_BATCH_BYTES:
-                    yield from batch.flush_json(path, diagnostics)
-            else:
+    def read_analysis(self, path: str, diagnostics: Diagnostics) -> Iterator[pa.Table]:
+        """Like :meth:`read`, but ANALYSIS_SCHEMA tables: protobuf messages are decoded
+        without what no analysis reads, and their derived columns computed directly."""
+        return _read_file(path, diagnostics, analysis=True)
+
+
+def _read_file(path: str, diagnostics: Diagnostics, *, analysis: bool) -> Iterator[pa.Table]:
+    batch = _Batch(analysis)
+    for record, message in _messages(path, diagnostics):
+        payload = _decompressed(message, path, record, diagnostics)
+        if payload is None:
+            continue
+        if _JSON_START.match(payload):
+            yield from batch.flush_proto(path, diagnostics)
+            batch.add_json(record, payload)
+            if batch.json_bytes >= _JSON_BATCH_BYTES:
                 yield from batch.flush_json(path, diagnostics)
-                otlp_proto.add_traces_data(payload, batch.rows, diagnostics, path, record)
-                if len(batch.rows) >= _PROTO_BATCH_SPANS:
-                    yield from batch.flush_proto()
-        yield from batch.flush_json(path, diagnostics)
-        yield from batch.flush_proto()
+        else:
+            yield from batch.flush_json(path, diagnostics)
+            batch.add_proto(record, payload)
+            if batch.proto_bytes >= _PROTO_BATCH_BYTES:
+                yield from batch.flush_proto(path, diagnostics)
+    yield from batch.flush_json(path, diagnostics)
+    yield from batch.flush_proto(path, diagnostics)
 
 
 @dataclass
 class _Batch:
     """Decoded messages waiting to become a table, kept in file order."""
 
+    analysis: bool
     json_records: list[bytes] = field(default_factory=list)
     json_first: int = 0
     json_bytes: int = 0
-    rows: SpanRows = field(default_factory=SpanRows)
+    proto_records: list[int] = field(default_factory=list)
+    proto_payloads: list[bytes] = field(default_factory=list)
+    proto_bytes: int = 0
 
     def add_json(self, record: int, payload: bytes) -> None:
         if not self.json_records:
@@ -108,6 +122,11 @@ class _Batch:
         self.json_records.append(payload.replace(b"\n", b" ").replace(b"\r", b" "))
         self.json_bytes += len(payload)
 
+    def add_proto(self, record: int, payload: bytes) -> None:
+        self.proto_records.append(record)
+        self.proto_payloads.append(payload)
+        self.proto_bytes += len(payload)
+
     def flush_json(self, path: str, diagnostics: Diagnostics) -> Iterator[pa.Table]:
         if not self.json_records:
             return
@@ -115,12 +134,19 @@ class _Batch:
         self.json_records, self.json_bytes = [], 0
         table = read_json_records(data, self.json_first, path, diagnostics)
         if table.num_rows:
-            yield table
+            yield for_analysis(table) if self.analysis else table
 
-    def flush_proto(self) -> Iterator[pa.Table]:
-        if len(self.rows):
-            yield self.rows.to_table()
-            self.rows = SpanRows()
+    def flush_proto(self, path: str, diagnostics: Diagnostics) -> Iterator[pa.Table]:
+        if not self.proto_payloads:
+            return
+        # Imported here: protobuf and its decoder cost every command ~60 ms to import.
+        from spanscope.analyzer.readers.otlp_proto_batch import read_messages
+
+        records, payloads = self.proto_records, self.proto_payloads
+        self.proto_records, self.proto_payloads, self.proto_bytes = [], [], 0
+        table = read_messages(records, payloads, path, diagnostics, analysis=self.analysis)
+        if table.num_rows:
+            yield table
 
 
 def _messages(path: str, diagnostics: Diagnostics) -> Iterator[tuple[int, bytes]]:

@@ -1,11 +1,14 @@
-"""OTLP protobuf ``TracesData`` messages -> span rows (the Collector's ``format: proto``).
+"""OTLP protobuf ``TracesData`` messages -> span rows, one Python loop per span: the
+reference conversion of the Collector's ``format: proto`` messages.
 
-Decoding uses the generated classes of ``opentelemetry-proto`` (the message definitions
-only: it imports neither the SDK nor anything else of OpenTelemetry's runtime), backed by
-protobuf's C implementation.  The conversion of each span is a Python loop, like the other
-per-record readers; values are stringified by the same rules as the JSON readers, so a
-span reads the same whether the Collector wrote it as JSON or as protobuf.
-"""
+Batches of messages are read as columns by :mod:`.otlp_proto_batch`; every message that
+path cannot take exactly (one that does not decode, an invalid span, attribute values
+that are bytes, arrays or key-value lists) comes here, which converts what it can and
+reports the rest.  Decoding uses the generated classes of ``opentelemetry-proto`` (the
+message definitions only: it imports neither the SDK nor anything else of
+OpenTelemetry's runtime), backed by protobuf's C implementation.  Values are stringified
+by the same rules as the JSON readers, so a span reads the same whether the Collector
+wrote it as JSON or as protobuf."""
 
 from __future__ import annotations
 
