@@ -13,19 +13,17 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from demo_harness.errors import HarnessError, tail
-from demo_harness.ports import LOOPBACK, free_port, is_listening, wait_until
+from demo_harness.db_server import DatabaseAddress, ServerInstance, temporary_server
+from demo_harness.errors import HarnessError
+from demo_harness.ports import LOOPBACK, is_listening
 
 USER = "spanscope"
-_PORT_ATTEMPTS = 3
 _SEARCH_PATH = os.pathsep.join(
     [os.environ.get("PATH", "/usr/bin:/bin"), "/usr/sbin", "/usr/local/sbin"]
 )
@@ -40,13 +38,8 @@ _FAST_UNSAFE_SETTINGS = (
 
 
 @dataclass(frozen=True)
-class MariadbServer:
+class MariadbServer(DatabaseAddress):
     """Where a running server accepts connections (no grant tables, no password)."""
-
-    host: str
-    port: int
-    user: str
-    dbname: str
 
     @property
     def name(self) -> str:
@@ -92,50 +85,25 @@ def temporary_mariadb(
             "no MariaDB server binaries found (mariadbd, mariadb-install-db, mariadb)",
             "install them, e.g. `apt-get install mariadb-server`",
         )
-    workdir = Path(tempfile.mkdtemp(prefix="spanscope-mariadb-"))
-    try:
-        instance = _Instance(binaries, workdir)
-        instance.install_db()
-        process = instance.start()
-        try:
-            instance.client(f"CREATE DATABASE `{dbname}` CHARACTER SET utf8mb4")
-            yield MariadbServer(LOOPBACK, instance.port, USER, dbname)
-        finally:
-            _stop(process)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with temporary_server(partial(_Instance, binaries), "spanscope-mariadb-", dbname) as instance:
+        yield MariadbServer(LOOPBACK, instance.port, USER, dbname)
 
 
-class _Instance:
+class _Instance(ServerInstance):
+    product = "MariaDB"
+    log_name = "mariadb.log"
+    port_taken = "Address already in use"
+    stop_signal = signal.SIGTERM  # mariadbd's normal shutdown
+
     def __init__(self, binaries: MariadbBinaries, workdir: Path) -> None:
+        super().__init__(workdir, {"PATH": _SEARCH_PATH, "LC_ALL": "C", "HOME": str(workdir)})
         self.binaries = binaries
-        self.workdir = workdir
-        self.data = workdir / "data"
         self.socket = workdir / "mariadb.sock"
-        self.log_path = workdir / "mariadb.log"
-        self.port = 0
         # --user=root only matters (and is only accepted quietly) when we are root.
         self.user_option = ["--user=root"] if os.geteuid() == 0 else []
-        self.env = {"PATH": _SEARCH_PATH, "LC_ALL": "C", "HOME": str(workdir)}
 
-    def _run(self, args: list[str]) -> None:
-        done = subprocess.run(
-            args,
-            cwd=self.workdir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise HarnessError(
-                f"`{' '.join(args)}` failed with exit code {done.returncode}:\n{tail(done.stdout + done.stderr)}",
-                "check that the MariaDB binaries work and the temporary folder is writable",
-            )
-
-    def install_db(self) -> None:
-        self._run(
+    def initialize(self) -> None:
+        self.run_tool(
             [
                 str(self.binaries.install_db),
                 "--no-defaults",  # must come first: ignore /etc/mysql/*.cnf
@@ -146,22 +114,8 @@ class _Instance:
             ]
         )
 
-    def start(self) -> subprocess.Popen[bytes]:
-        for _ in range(_PORT_ATTEMPTS):
-            self.port = free_port()
-            process = self._spawn()
-            if wait_until(self._ready, partial(_is_running, process), 60):
-                return process
-            _stop(process)
-            if "Address already in use" not in self._log():
-                break
-        raise HarnessError(
-            f"MariaDB did not start:\n{tail(self._log())}",
-            f"the server's log was {self.log_path} (deleted with the temporary folder)",
-        )
-
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        args = [
+    def server_command(self) -> list[str]:
+        return [
             str(self.binaries.server),
             "--no-defaults",
             f"--datadir={self.data}",
@@ -175,23 +129,16 @@ class _Instance:
             *_FAST_UNSAFE_SETTINGS,
             *self.user_option,
         ]
-        with self.log_path.open("ab") as log:
-            return subprocess.Popen(
-                args,
-                cwd=self.workdir,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
 
-    def _ready(self) -> bool:
+    def accepts_connections(self) -> bool:
         # The socket appears once the server is ready; the client uses it.
         return is_listening(self.port) and self.socket.exists()
 
+    def create_database(self, dbname: str) -> None:
+        self.client(f"CREATE DATABASE `{dbname}` CHARACTER SET utf8mb4")
+
     def client(self, sql: str) -> None:
-        self._run(
+        self.run_tool(
             [
                 str(self.binaries.client),
                 "--no-defaults",
@@ -201,25 +148,3 @@ class _Instance:
                 sql,
             ]
         )
-
-    def _log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-
-def _is_running(process: subprocess.Popen[bytes]) -> bool:
-    return process.poll() is None
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM is mariadbd's normal shutdown."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()

@@ -14,32 +14,32 @@ import pwd
 import shutil
 import signal
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from demo_harness.errors import HarnessError, tail
-from demo_harness.ports import LOOPBACK, free_port, wait_until
+from demo_harness.db_server import (
+    CURRENT_USER,
+    DatabaseAddress,
+    Identity,
+    ServerInstance,
+    temporary_server,
+)
+from demo_harness.errors import HarnessError
+from demo_harness.ports import LOOPBACK
 
 SUPERUSER = "spanscope"
 _ACCOUNTS_FOR_ROOT = ("postgres", "nobody")
-_PORT_ATTEMPTS = 3
 # Durability is worthless for a database that is deleted in a minute; these make
 # initdb and the seeding several times faster.
 _FAST_UNSAFE_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
 
 
 @dataclass(frozen=True)
-class PostgresServer:
+class PostgresServer(DatabaseAddress):
     """Where a running server accepts connections (trust authentication, no password)."""
-
-    host: str
-    port: int
-    user: str
-    dbname: str
 
     @property
     def name(self) -> str:
@@ -77,27 +77,21 @@ def _version_key(version: str) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class _Account:
-    """Who the server processes run as: ``None`` ids mean "as the current user"."""
+    """Who the server processes run as, and the home folder they get."""
 
-    uid: int | None
-    gid: int | None
+    identity: Identity
     home: str
-
-    def popen_identity(self) -> dict[str, object]:
-        if self.uid is None:
-            return {}
-        return {"user": self.uid, "group": self.gid, "extra_groups": []}
 
 
 def _server_account() -> _Account:
     if os.geteuid() != 0:
-        return _Account(None, None, os.path.expanduser("~"))
+        return _Account(CURRENT_USER, os.path.expanduser("~"))
     for name in _ACCOUNTS_FOR_ROOT:
         try:
             entry = pwd.getpwnam(name)
         except KeyError:
             continue
-        return _Account(entry.pw_uid, entry.pw_gid, entry.pw_dir)
+        return _Account(Identity(entry.pw_uid, entry.pw_gid), entry.pw_dir)
     raise HarnessError(
         "PostgreSQL cannot run as root and there is no 'postgres' or 'nobody' account",
         "install Debian's postgresql package (it creates the account) or run as a normal user",
@@ -116,58 +110,27 @@ def temporary_postgres(
             "install them, e.g. `apt-get install postgresql`",
         )
     account = _server_account()
-    workdir = Path(tempfile.mkdtemp(prefix="spanscope-pg-"))
-    try:
-        if account.uid is not None:
-            os.chown(workdir, account.uid, account.gid if account.gid is not None else -1)
-        cluster = _Cluster(bindir, workdir, account)
-        cluster.initdb()
-        process = cluster.start()
-        try:
-            server = PostgresServer(LOOPBACK, cluster.port, SUPERUSER, dbname)
-            cluster.createdb(dbname)
-            yield server
-        finally:
-            _stop(process)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with temporary_server(partial(_Cluster, bindir, account), "spanscope-pg-", dbname) as cluster:
+        yield PostgresServer(LOOPBACK, cluster.port, SUPERUSER, dbname)
 
 
-class _Cluster:
-    def __init__(self, bindir: Path, workdir: Path, account: _Account) -> None:
-        self.bindir = bindir
-        self.workdir = workdir
-        self.account = account
-        self.data = workdir / "data"
-        self.log_path = workdir / "postgres.log"
-        self.port = 0
+class _Cluster(ServerInstance):
+    product = "PostgreSQL"
+    log_name = "postgres.log"
+    port_taken = "could not bind"
+    stop_signal = signal.SIGINT  # "fast shutdown": disconnect clients, stop cleanly
+
+    def __init__(self, bindir: Path, account: _Account, workdir: Path) -> None:
         # A minimal environment: inherited PG* variables must not redirect the tools.
-        self.env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "LC_ALL": "C",
-            "HOME": account.home,
-        }
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "HOME": account.home}
+        super().__init__(workdir, env, account.identity)
+        self.bindir = bindir
 
-    def _run(self, args: list[str], as_account: bool) -> None:
-        identity = self.account.popen_identity() if as_account else {}
-        done = subprocess.run(
-            args,
-            cwd=self.workdir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            **identity,  # type: ignore[call-overload]
-        )
-        if done.returncode != 0:
-            raise HarnessError(
-                f"`{' '.join(args)}` failed with exit code {done.returncode}:\n{tail(done.stdout + done.stderr)}",
-                "check that the PostgreSQL binaries work and the temporary folder is writable",
-            )
-
-    def initdb(self) -> None:
-        self._run(
+    def initialize(self) -> None:
+        uid, gid = self.identity.uid, self.identity.gid
+        if uid is not None:
+            os.chown(self.workdir, uid, gid if gid is not None else -1)
+        self.run_tool(
             [
                 str(self.bindir / "initdb"),
                 "--pgdata",
@@ -182,26 +145,12 @@ class _Cluster:
                 "C",
                 "--no-sync",
             ],
-            as_account=True,
+            self.identity,
         )
 
-    def start(self) -> subprocess.Popen[bytes]:
-        for _ in range(_PORT_ATTEMPTS):
-            self.port = free_port()
-            process = self._spawn()
-            if wait_until(self._accepts_connections, partial(_is_running, process), 60):
-                return process
-            _stop(process)
-            if "could not bind" not in self._log():
-                break
-        raise HarnessError(
-            f"PostgreSQL did not start:\n{tail(self._log())}",
-            f"the server's log was {self.log_path} (deleted with the temporary folder)",
-        )
-
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def server_command(self) -> list[str]:
         settings = [f"-c{setting}" for setting in _FAST_UNSAFE_SETTINGS]
-        args = [
+        return [
             str(self.bindir / "postgres"),
             "-D",
             str(self.data),
@@ -212,19 +161,8 @@ class _Cluster:
             f"-clisten_addresses={LOOPBACK}",
             *settings,
         ]
-        with self.log_path.open("ab") as log:
-            return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
-                args,
-                cwd=self.workdir,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                **self.account.popen_identity(),
-            )
 
-    def _accepts_connections(self) -> bool:
+    def accepts_connections(self) -> bool:
         ready = subprocess.run(
             [str(self.bindir / "pg_isready"), "-q", "-h", LOOPBACK, "-p", str(self.port)],
             env=self.env,
@@ -232,8 +170,9 @@ class _Cluster:
         )
         return ready.returncode == 0
 
-    def createdb(self, dbname: str) -> None:
-        self._run(
+    def create_database(self, dbname: str) -> None:
+        # As the current user: createdb is only a client of the running server.
+        self.run_tool(
             [
                 str(self.bindir / "createdb"),
                 "-h",
@@ -243,28 +182,5 @@ class _Cluster:
                 "-U",
                 SUPERUSER,
                 dbname,
-            ],
-            as_account=False,
+            ]
         )
-
-    def _log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-
-def _is_running(process: subprocess.Popen[bytes]) -> bool:
-    return process.poll() is None
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGINT is PostgreSQL's "fast shutdown": disconnect clients, stop cleanly."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()

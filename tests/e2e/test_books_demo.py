@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import subprocess
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -25,12 +23,11 @@ from demo_harness import (
     PostgresServer,
     Recording,
     SqliteDatabase,
-    demo_environment,
     demo_plan,
-    prepare_database,
-    record_traffic,
     run_spanscope,
 )
+from demo_harness.trace_files import TraceFiles, read_trace_files
+from e2e_demo import record_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -41,56 +38,6 @@ BOOKS_ENDPOINT = "GET books/"
 FIXED_ENDPOINT = "GET books/fixed/"
 VIEWS_FILE = DEMO_PROJECT_DIR / "inventory" / "views.py"
 RELATIONS = ["author", "publisher"]
-
-
-# --- reading the raw trace files, independently of the analyzer ------------------------
-
-
-@dataclass(frozen=True)
-class RawSpan:
-    trace_id: str
-    span_id: str
-    parent_span_id: str
-    kind: str
-    attributes: dict[str, Any]
-
-    @property
-    def is_server(self) -> bool:
-        return self.kind in ("2", "SPAN_KIND_SERVER")
-
-    @property
-    def is_db(self) -> bool:
-        return "db.system" in self.attributes or "db.system.name" in self.attributes
-
-
-def _attribute_value(value: dict[str, Any]) -> Any:
-    # OTLP/JSON AnyValue: exactly one of stringValue, intValue, boolValue, ...
-    return next(iter(value.values()), None)
-
-
-def raw_spans(traces_dir: Path) -> Iterator[RawSpan]:
-    """Every span of every OTLP JSON-lines file in the folder."""
-    for path in sorted(p for p in traces_dir.rglob("*") if p.is_file()):
-        for line in path.read_text().splitlines():
-            if not line.strip():
-                continue
-            for resource_spans in json.loads(line).get("resourceSpans", []):
-                for scope_spans in resource_spans.get("scopeSpans", []):
-                    for span in scope_spans.get("spans", []):
-                        yield RawSpan(
-                            trace_id=span["traceId"].lower(),
-                            span_id=span["spanId"].lower(),
-                            parent_span_id=span.get("parentSpanId", "").lower(),
-                            kind=str(span.get("kind", "")),
-                            attributes={
-                                a["key"]: _attribute_value(a.get("value", {}))
-                                for a in span.get("attributes", [])
-                            },
-                        )
-
-
-def server_spans_by_route(spans: list[RawSpan], route: str) -> list[RawSpan]:
-    return [s for s in spans if s.is_server and s.attributes.get("http.route") == route]
 
 
 # --- running the demo ------------------------------------------------------------------
@@ -106,9 +53,11 @@ class DemoRun:
     analysis: subprocess.CompletedProcess[str]
 
     @cached_property
-    def spans(self) -> list[RawSpan]:
-        """Every span in the trace files, read directly (not through the analyzer)."""
-        return list(raw_spans(self.traces_dir))
+    def files(self) -> TraceFiles:
+        """The trace files read line by line, independently of the analyzer; every line parses."""
+        files = read_trace_files(self.traces_dir)
+        assert files.bad_lines == [], files.bad_lines[:5]
+        return files
 
     @cached_property
     def report(self) -> dict[str, Any]:
@@ -125,14 +74,7 @@ class DemoRun:
 
 
 def run_demo(database: Database, workdir: Path) -> DemoRun:
-    traces = workdir / "traces"
-    traces.mkdir(parents=True)
-    # hermetic: nothing from the developer's OTEL_*/SPANSCOPE_* environment leaks in.
-    env = demo_environment(
-        os.environ, database, hermetic=True, extra={"SPANSCOPE_TRACES_DIR": str(traces)}
-    )
-    prepare_database(env)
-    recording = record_traffic(env, workdir / "server.log", PLAN)
+    traces, recording = record_demo(database, workdir, PLAN)
     analysis = run_spanscope(["analyze", str(traces), "--format", "json"])
     return DemoRun(database.name, traces, recording, analysis)
 
@@ -243,26 +185,21 @@ def test_demo_server_exits_on_sigterm_without_being_killed(demo: DemoRun) -> Non
 
 
 def test_trace_files_hold_one_server_span_per_request(demo: DemoRun) -> None:
-    spans = demo.spans
-    counts = {
-        route: len(server_spans_by_route(spans, route)) for route in ("books/", "books/fixed/")
-    }
+    counts = {route: len(demo.files.server_spans(route)) for route in ("books/", "books/fixed/")}
     assert counts == {"books/": BOOKS_REQUESTS, "books/fixed/": FIXED_REQUESTS}
 
 
 @pytest.mark.parametrize("route", ["books/", "books/fixed/"])
 def test_db_spans_are_children_of_the_request_span(demo: DemoRun, route: str) -> None:
-    spans = demo.spans
-    for request in server_spans_by_route(spans, route):
-        db_spans = [s for s in spans if s.trace_id == request.trace_id and s.is_db]
+    for request in demo.files.server_spans(route):
+        db_spans = [s for s in demo.files.in_trace(request.trace_id) if s.is_db]
         assert db_spans, f"no DB span in the trace of a {route} request"
         assert {s.parent_span_id for s in db_spans} == {request.span_id}
 
 
 def test_n_plus_one_request_runs_one_query_per_lookup(demo: DemoRun) -> None:
-    spans = demo.spans
-    request = server_spans_by_route(spans, "books/")[0]
-    queries = sum(1 for s in spans if s.trace_id == request.trace_id and s.is_db)
+    request = demo.files.server_spans("books/")[0]
+    queries = sum(1 for s in demo.files.in_trace(request.trace_id) if s.is_db)
     # 1 list query + one author and one publisher lookup per book (PostgreSQL may add
     # connection set-up queries, never fewer).
     assert queries >= 1 + 2 * BOOKS
@@ -279,7 +216,7 @@ def test_analyzer_reads_every_record_of_the_trace_files(demo: DemoRun) -> None:
     counts = demo.report["input"]
     assert counts["skipped_records"] == 0
     assert counts["files"] >= 1
-    assert counts["spans"] == len(demo.spans)
+    assert counts["spans"] == len(demo.files.spans)
 
 
 @pytest.mark.parametrize("relation", RELATIONS)

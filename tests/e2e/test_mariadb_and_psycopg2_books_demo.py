@@ -10,23 +10,15 @@ and the N+1 found with its relation and fix.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_harness import (
-    Database,
-    Recording,
-    demo_environment,
-    prepare_database,
-    record_traffic,
-    run_spanscope,
-)
+from demo_harness import Database, Recording
 from demo_harness.trace_files import RawSpan, TraceFiles, read_trace_files
+from e2e_demo import analyze_json, record_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -78,10 +70,7 @@ class DriverRun:
 
     @cached_property
     def report(self) -> dict[str, Any]:
-        analysis = run_spanscope(["analyze", str(self.traces_dir), "--format", "json"])
-        assert analysis.returncode == 0, analysis.stderr[-2000:]
-        report: dict[str, Any] = json.loads(analysis.stdout)
-        return report
+        return analyze_json(self.traces_dir)
 
     def db_spans_of(self, route: str) -> list[list[RawSpan]]:
         """The DB spans of each request to ``route``."""
@@ -120,16 +109,10 @@ class DriverRun:
 def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> DriverRun:
     driver = DRIVERS[request.param]
     database: Database = request.getfixturevalue(driver.fixture)
-    workdir = tmp_path_factory.mktemp(driver.name)
-    traces = workdir / "traces"
-    env = demo_environment(
-        os.environ,
-        database,
-        hermetic=True,
-        extra={"SPANSCOPE_TRACES_DIR": str(traces), **driver.extra_env},
+    traces, recording = record_demo(
+        database, tmp_path_factory.mktemp(driver.name), PLAN, driver.extra_env
     )
-    prepare_database(env)
-    return DriverRun(driver, traces, record_traffic(env, workdir / "server.log", PLAN))
+    return DriverRun(driver, traces, recording)
 
 
 def test_demo_answers_every_request_with_200(run: DriverRun) -> None:

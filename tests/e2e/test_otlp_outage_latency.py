@@ -10,7 +10,6 @@ still stops the process promptly.
 
 from __future__ import annotations
 
-import os
 import socket
 import statistics
 import threading
@@ -21,14 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from demo_harness import (
-    InstrumentedServer,
-    Response,
-    ServerExit,
-    SqliteDatabase,
-    demo_environment,
-    prepare_database,
-)
+from demo_harness import InstrumentedServer, Response, ServerExit
 from demo_harness.ports import LOOPBACK, free_port
 from demo_harness.trace_files import TraceFiles, read_trace_files
 from demo_harness.traffic import get
@@ -160,26 +152,20 @@ def serve_and_measure(
 
 
 @pytest.fixture(scope="module")
-def outage_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    database = SqliteDatabase(tmp_path_factory.mktemp("outage-db") / "books.sqlite3")
-    env = demo_environment(os.environ, database, hermetic=True)
-    prepare_database(env)
-    return env
-
-
-@pytest.fixture(scope="module")
-def baseline(outage_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> OutageRun:
-    return serve_and_measure("file-only", outage_env, tmp_path_factory.mktemp("file-only"))
+def baseline(
+    sqlite_demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> OutageRun:
+    return serve_and_measure("file-only", sqlite_demo_env, tmp_path_factory.mktemp("file-only"))
 
 
 @pytest.fixture(scope="module", params=OUTAGES, ids=lambda o: f"{o[0]}-{o[1].split('/')[0]}")
 def outage(
     request: pytest.FixtureRequest,
-    outage_env: dict[str, str],
+    sqlite_demo_env: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> OutageRun:
     name, protocol = request.param
-    return serve_and_measure(name, outage_env, tmp_path_factory.mktemp(name), protocol)
+    return serve_and_measure(name, sqlite_demo_env, tmp_path_factory.mktemp(name), protocol)
 
 
 def test_app_keeps_serving_every_request(outage: OutageRun) -> None:

@@ -7,8 +7,6 @@ writing the files. Every request arrives exactly once.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 from collections import Counter
@@ -19,20 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_harness import (
-    InstrumentedServer,
-    Response,
-    ServerExit,
-    SqliteDatabase,
-    demo_environment,
-    prepare_database,
-    run_spanscope,
-)
+from demo_harness import InstrumentedServer, Response, ServerExit
 from demo_harness.launchers import LAUNCHERS
 from demo_harness.ports import LOOPBACK, free_port, is_listening, wait_until
 from demo_harness.tools import console_script
 from demo_harness.trace_files import TraceFiles, read_trace_files
 from demo_harness.traffic import send_concurrently
+from e2e_demo import analyze_json
 
 pytestmark = pytest.mark.e2e
 
@@ -71,21 +62,17 @@ def spanscope_collect(out: Path, port: int) -> Iterator[subprocess.Popen[str]]:
 
 
 @pytest.fixture(scope="module")
-def collected(tmp_path_factory: pytest.TempPathFactory) -> Collected:
+def collected(
+    sqlite_demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Collected:
     workdir = tmp_path_factory.mktemp("collect-otlp")
-    database = SqliteDatabase(workdir / "books.sqlite3")
     out, port = workdir / "collected", free_port()
-    env = demo_environment(
-        os.environ,
-        database,
-        hermetic=True,
-        extra={
-            "OTEL_TRACES_EXPORTER": "otlp",
-            "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{LOOPBACK}:{port}",
-        },
-    )
-    prepare_database(env)
+    env = {
+        **sqlite_demo_env,
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{LOOPBACK}:{port}",
+    }
     with spanscope_collect(out, port) as receiver:
         server = InstrumentedServer(
             env, workdir / "server.log", launcher=LAUNCHERS["gunicorn-sync"]
@@ -95,15 +82,13 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> Collected:
             server_exit = server.stop()  # workers flush to the receiver as they exit
         receiver.send_signal(signal.SIGTERM)
         _, collect_log = receiver.communicate(timeout=15)
-    analysis = run_spanscope(["analyze", str(out), "--format", "json"])
-    assert analysis.returncode == 0, analysis.stderr[-2000:]
     return Collected(
         responses,
         server_exit,
         receiver.returncode,
         collect_log,
         read_trace_files(out),
-        json.loads(analysis.stdout),
+        analyze_json(out),
     )
 
 

@@ -9,8 +9,6 @@ line by line (what was written, duplicates included) and by the analyzer.
 
 from __future__ import annotations
 
-import json
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -19,18 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_harness import (
-    InstrumentedServer,
-    Response,
-    ServerExit,
-    SqliteDatabase,
-    demo_environment,
-    prepare_database,
-    run_spanscope,
-)
+from demo_harness import InstrumentedServer, Response, ServerExit
 from demo_harness.launchers import LAUNCHERS
 from demo_harness.trace_files import TraceFiles, read_trace_files
 from demo_harness.traffic import send_concurrently
+from e2e_demo import analyze_json
 
 pytestmark = pytest.mark.e2e
 
@@ -63,10 +54,7 @@ class ServedRun:
 
     @cached_property
     def report(self) -> dict[str, Any]:
-        analysis = run_spanscope(["analyze", str(self.traces_dir), "--format", "json"])
-        assert analysis.returncode == 0, analysis.stderr[-2000:]
-        report: dict[str, Any] = json.loads(analysis.stdout)
-        return report
+        return analyze_json(self.traces_dir)
 
     def file_pids(self) -> list[int]:
         pids = []
@@ -77,24 +65,16 @@ class ServedRun:
         return pids
 
 
-@pytest.fixture(scope="module")
-def sqlite_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    database = SqliteDatabase(tmp_path_factory.mktemp("servers-db") / "books.sqlite3")
-    env = demo_environment(os.environ, database, hermetic=True)
-    prepare_database(env)
-    return env
-
-
 @pytest.fixture(scope="module", params=SERVERS)
 def served(
     request: pytest.FixtureRequest,
-    sqlite_env: dict[str, str],
+    sqlite_demo_env: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> ServedRun:
     name: str = request.param
     workdir = tmp_path_factory.mktemp(name)
     traces = workdir / "traces"
-    env = {**sqlite_env, "SPANSCOPE_TRACES_DIR": str(traces)}
+    env = {**sqlite_demo_env, "SPANSCOPE_TRACES_DIR": str(traces)}
     server = InstrumentedServer(env, workdir / "server.log", launcher=LAUNCHERS[name])
     paths = [route for _ in range(REQUESTS_PER_ROUTE) for route in ROUTES]
     with server:

@@ -7,7 +7,6 @@ analyzer reads every file without a complaint.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -17,17 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_harness import (
-    InstrumentedServer,
-    Response,
-    SqliteDatabase,
-    demo_environment,
-    prepare_database,
-    run_spanscope,
-)
+from demo_harness import InstrumentedServer, Response
 from demo_harness.launchers import LAUNCHERS
 from demo_harness.trace_files import TraceFiles, read_trace_files
 from demo_harness.traffic import send_concurrently
+from e2e_demo import analyze_json
 
 pytestmark = pytest.mark.e2e
 
@@ -48,25 +41,17 @@ class Killed:
 
 
 @pytest.fixture(scope="module")
-def killed(tmp_path_factory: pytest.TempPathFactory) -> Killed:
+def killed(sqlite_demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Killed:
     workdir = tmp_path_factory.mktemp("sigkill")
     traces = workdir / "traces"
-    env = demo_environment(
-        os.environ,
-        SqliteDatabase(workdir / "books.sqlite3"),
-        hermetic=True,
-        extra={"SPANSCOPE_TRACES_DIR": str(traces)},
-    )
-    prepare_database(env)
+    env = {**sqlite_demo_env, "SPANSCOPE_TRACES_DIR": str(traces)}
     server = InstrumentedServer(env, workdir / "server.log", launcher=LAUNCHERS["gunicorn-sync"])
     with server:
         responses = send_concurrently(server.base_url, [ROUTE] * REQUESTS, CONCURRENCY)
         time.sleep(SETTLE_S)
         os.killpg(server.pid, signal.SIGKILL)  # no handler, no atexit, no flush
         server.stop()  # reaps the master and waits until every worker is gone
-    analysis = run_spanscope(["analyze", str(traces), "--format", "json"])
-    assert analysis.returncode == 0, analysis.stderr[-2000:]
-    return Killed(responses, traces, read_trace_files(traces), json.loads(analysis.stdout))
+    return Killed(responses, traces, read_trace_files(traces), analyze_json(traces))
 
 
 def test_requests_were_served_before_the_kill(killed: Killed) -> None:
