@@ -6,6 +6,10 @@ Zipkin UI), or an array of such arrays (``GET /api/v2/traces``).
 service; ``tags`` are string attributes.  OpenTelemetry's Zipkin exporter stores the
 status in ``otel.status_code``/``error`` tags and the scope in ``otel.scope.name``
 (``otel.library.name`` before); those become the span's fields again.
+
+Client and server halves of one RPC that share a span id (``"shared": true``) are
+kept as two spans, the server half a request under the client half: see
+:mod:`spanscope.analyzer.readers.zipkin_shared`.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.readers import registry, source
 from spanscope.analyzer.readers import values as v
 from spanscope.analyzer.readers.rows import SpanRows
+from spanscope.analyzer.readers.zipkin_shared import ZipkinSpan, endpoint_key, resolve_shared
 
 _HINT: Final = "a Zipkin v2 file is a JSON array of spans with traceId, id and timestamp"
 _SCOPE_TAGS: Final = ("otel.scope.name", "otel.library.name")
@@ -59,20 +64,23 @@ class ZipkinReader:
         if not isinstance(document, list):
             diagnostics.skip(path, 1, "not-traces", "the file is not a JSON array", _HINT)
             return
-        rows = SpanRows()
         # A list of traces (each a list of spans) is flattened; orjson keeps no
         # positions, so problems are located at line 1 and numbered by span.
         spans = [s for item in document for s in (item if isinstance(item, list) else [item])]
+        parsed = []
         for number, span in enumerate(spans, start=1):
             try:
-                _add_span(span, rows)
+                parsed.append(_parse_span(span))
             except v.BadRecord as bad:
                 diagnostics.skip(path, 1, bad.kind, f"span {number}: {bad.message}", bad.hint)
+        rows = SpanRows()
+        for fields in resolve_shared(parsed):
+            rows.append(**fields)
         if len(rows):
             yield rows.to_table()
 
 
-def _add_span(span: Any, rows: SpanRows) -> None:
+def _parse_span(span: Any) -> ZipkinSpan:
     if not isinstance(span, dict):
         raise v.BadRecord("not-an-object", "a span is not a JSON object", _HINT)
     start = v.micros_to_nanos(span.get("timestamp"), "timestamp", positive=True)
@@ -87,25 +95,38 @@ def _add_span(span: Any, rows: SpanRows) -> None:
     service = v.text(endpoint.get("serviceName")) if isinstance(endpoint, dict) else ""
     status, message = _status(tags)
     parent = span.get("parentId")
-    rows.append(
-        start=start,
-        end=start + duration,
-        trace_id=v.padded_id(span.get("traceId"), 32, "traceId"),
-        span_id=v.padded_id(span.get("id"), 16, "id"),
-        parent_span_id=(
-            v.normalize_parent_id(v.padded_id(parent, 16, "parentId"))
-            if parent not in (None, "")
-            and not (isinstance(parent, str) and parent.strip("0") == "")
-            else ""
-        ),
-        name=v.text(span.get("name")),
-        kind=_KINDS.get(str(span.get("kind")).upper(), "Internal"),
-        service_name=service,
-        scope_name=next((tags[key] for key in _SCOPE_TAGS if key in tags), ""),
-        status_code=status,
-        status_message=message,
-        span_attributes=[(key, value) for key, value in tags.items() if key not in _FIELD_TAGS],
-        resource_attributes=[("service.name", service)] if service else [],
+    trace_id = v.padded_id(span.get("traceId"), 32, "traceId")
+    span_id = v.padded_id(span.get("id"), 16, "id")
+    parent_span_id = (
+        v.normalize_parent_id(v.padded_id(parent, 16, "parentId"))
+        if parent not in (None, "") and not (isinstance(parent, str) and parent.strip("0") == "")
+        else ""
+    )
+    kind = _KINDS.get(str(span.get("kind")).upper(), "Internal")
+    fields = {
+        "start": start,
+        "end": start + duration,
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "parent_span_id": parent_span_id,
+        "name": v.text(span.get("name")),
+        "kind": kind,
+        "service_name": service,
+        "scope_name": next((tags[key] for key in _SCOPE_TAGS if key in tags), ""),
+        "status_code": status,
+        "status_message": message,
+        "span_attributes": [(key, value) for key, value in tags.items() if key not in _FIELD_TAGS],
+        "resource_attributes": [("service.name", service)] if service else [],
+    }
+    return ZipkinSpan(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent_span_id,
+        kind=kind,
+        shared=span.get("shared") is True,
+        service=service,
+        endpoint=endpoint_key(endpoint),
+        fields=fields,
     )
 
 
