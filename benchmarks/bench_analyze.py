@@ -18,15 +18,23 @@ analyses
 analyze
     ``spanscope analyze DUMP --format json -o /dev/null``, the whole command.
 write parquet
-    the canonical span table written as zstd Parquet (``spanscope convert``'s output);
-    only the write is timed.
+    ``spanscope convert``'s output: the canonical span table plus its prepared columns
+    (span tree, request table, statement keys) as zstd Parquet; the preparation and
+    the write are timed, not the read.
 analyze parquet
-    ``spanscope analyze`` on that Parquet file (spans per second analysed).
+    ``spanscope analyze`` on that prepared Parquet file, the whole command (spans per
+    second analysed; the interpreter's start is not timed, importing spanscope is).
+analyses parquet
+    ``analyze()`` and the JSON rendering on that file, in a process that has already
+    imported spanscope: what the analysis itself costs.
 
-``--with-half`` repeats the JSON stages on a dump of half the size, to show how peak
-RSS grows with the input.
+Each stage also reports its process CPU time (all threads): on a shared machine the
+wall clock says as much about the other processes as about spanscope.
+``--stages`` runs only the stages named; ``--with-half`` repeats the stages on a dump
+of half the size, to show how peak RSS grows with the input.
 
     python benchmarks/bench_analyze.py --size-mb 1024 --with-half
+    python benchmarks/bench_analyze.py --stages "write parquet,analyze parquet"
 """
 
 from __future__ import annotations
@@ -53,6 +61,7 @@ STAGES = (
     "analyze",
     "write parquet",
     "analyze parquet",
+    "analyses parquet",
 )
 
 
@@ -112,19 +121,44 @@ def _analyze_json(dump: Path, _: Path) -> int:
 
 
 def _write_parquet(dump: Path, parquet: Path) -> int:
-    import pyarrow.parquet as pq
+    from spanscope.analyzer.convert import write_prepared
     from spanscope.analyzer.load import read
 
-    table = read([str(dump)]).table
-    started = time.perf_counter()
-    pq.write_table(table, parquet, compression="zstd")
-    # Only the write is timed: the read is the "read" stage.
-    print(json.dumps({"write_seconds": time.perf_counter() - started}))
-    return int(table.num_rows)
+    loaded = read([str(dump)])
+    started, cpu = time.perf_counter(), time.process_time()
+    write_prepared(loaded.table, parquet, loaded.parent)
+    # Only preparing and writing are timed: the read is the "read" stage.
+    print(
+        json.dumps(
+            {
+                "own_seconds": time.perf_counter() - started,
+                "own_cpu_seconds": time.process_time() - cpu,
+            }
+        )
+    )
+    return int(loaded.table.num_rows)
 
 
 def _analyze_parquet(_: Path, parquet: Path) -> int:
     return _analyze(parquet)
+
+
+def _analyses_parquet(_: Path, parquet: Path) -> int:
+    from spanscope.analyzer.analyses import analyze
+    from spanscope.analyzer.render import get_renderer
+
+    started, cpu = time.perf_counter(), time.process_time()
+    with open(os.devnull, "w", encoding="utf-8") as out:
+        get_renderer("json").render(analyze(str(parquet)), out, color=False)
+    print(
+        json.dumps(
+            {
+                "own_seconds": time.perf_counter() - started,
+                "own_cpu_seconds": time.process_time() - cpu,
+            }
+        )
+    )
+    return 0
 
 
 _RUNNERS: dict[str, Callable[[Path, Path], int]] = {
@@ -135,14 +169,25 @@ _RUNNERS: dict[str, Callable[[Path, Path], int]] = {
     "analyze": _analyze_json,
     "write parquet": _write_parquet,
     "analyze parquet": _analyze_parquet,
+    "analyses parquet": _analyses_parquet,
 }
 
 
 def _child(stage: str, dump: Path, parquet: Path) -> None:
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     rows = _RUNNERS[stage](dump, parquet)
     seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": _peak_rss_mb(), "rows": rows}))
+    cpu_seconds = time.process_time() - cpu
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "peak_rss_mb": _peak_rss_mb(),
+                "rows": rows,
+            }
+        )
+    )
 
 
 def run_stage(stage: str, dump: Path, parquet: Path) -> dict[str, Any]:
@@ -158,9 +203,9 @@ def run_stage(stage: str, dump: Path, parquet: Path) -> dict[str, Any]:
         if line.startswith("{"):
             result.update(json.loads(line))
     # Stages that must read first report the time of their own part.
-    for own in ("write_seconds", "own_seconds"):
+    for own, total in (("own_seconds", "seconds"), ("own_cpu_seconds", "cpu_seconds")):
         if own in result:
-            result["seconds"] = result[own]
+            result[total] = result[own]
     return result
 
 
@@ -197,7 +242,7 @@ def measure(dump: Path, workdir: Path, stages: tuple[str, ...]) -> dict[str, dic
 
 
 def print_table(dump: Path, results: dict[str, dict[str, Any]]) -> None:
-    floor = results["parse floor"]["seconds"]
+    floor = results["parse floor"]["seconds"] if "parse floor" in results else None
     spans = results.get("_spans", {}).get("rows")
     size_mb = dump.stat().st_size / 2**20
     load = results.get("_load", {}).get("average")
@@ -206,19 +251,33 @@ def print_table(dump: Path, results: dict[str, dict[str, Any]]) -> None:
         + (f", {spans:,} spans" if spans else "")
         + (f"; load average {load:.1f} on {os.cpu_count()} cores" if load is not None else "")
     )
-    print(f"{'stage':<16} {'seconds':>8} {'x floor':>8} {'peak RSS MB':>12} {'M spans/s':>10}")
+    print(
+        f"{'stage':<16} {'seconds':>8} {'cpu s':>7} {'x floor':>8} {'peak RSS MB':>12} "
+        f"{'M spans/s':>10}"
+    )
     for stage in STAGES:
         if stage not in results:
             continue
         row = results[stage]
         rate = f"{spans / row['seconds'] / 1e6:10.2f}" if spans else f"{'':>10}"
+        ratio = f"{row['seconds'] / floor:8.2f}" if floor else f"{'':>8}"
         print(
-            f"{stage:<16} {row['seconds']:8.2f} {row['seconds'] / floor:8.2f} "
+            f"{stage:<16} {row['seconds']:8.2f} {row.get('cpu_seconds', 0.0):7.2f} {ratio} "
             f"{row['peak_rss_mb']:12,.0f} {rate}"
         )
     if "_spans" in results:
         parquet_mb = results["_spans"]["bytes"] / 2**20
         print(f"parquet: {parquet_mb:,.1f} MB ({size_mb / parquet_mb:,.0f}x smaller than the JSON)")
+
+
+def _stage_list(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in STAGES]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}"
+        )
+    return names
 
 
 def main() -> None:
@@ -231,6 +290,12 @@ def main() -> None:
         help="where dumps are generated and reused",
     )
     parser.add_argument("--with-half", action="store_true", help="also measure half the size")
+    parser.add_argument(
+        "--stages",
+        type=_stage_list,
+        default=STAGES,
+        help=f"comma-separated stages to run (default: all): {', '.join(STAGES)}",
+    )
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -242,7 +307,7 @@ def main() -> None:
     measured = []
     for size in sizes:
         dump = ensure_dump(args.workdir / f"dump-{size:g}mb.jsonl", size)
-        measured.append((dump, measure(dump, args.workdir, STAGES)))
+        measured.append((dump, measure(dump, args.workdir, args.stages)))
     for dump, results in measured:
         print_table(dump, results)
     if len(measured) == 2:

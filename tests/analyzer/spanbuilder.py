@@ -109,8 +109,10 @@ class SpanBuilder:
         status: str = "Unset",
         name: str | None = None,
         parent: SpanRef | None = None,
+        target: str | None = None,
     ) -> SpanRef:
-        """A Django-style SpanKind Server span named like the instrumentation names it."""
+        """A Django-style SpanKind Server span named like the instrumentation names it;
+        ``target`` is the requested URL path (and query)."""
         span_name = name or (f"{method} {route}" if route else method)
         return self.span(
             parent,
@@ -123,6 +125,7 @@ class SpanBuilder:
             http_method=method,
             http_route=route,
             http_status_code=status_code,
+            http_target=target,
         )
 
     def query(

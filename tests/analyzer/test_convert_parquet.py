@@ -51,7 +51,11 @@ def test_the_parquet_holds_the_canonical_schema_compressed_with_zstd(tmp_path: P
     output = tmp_path / "spans.parquet"
     convert(BOOKS, output)
     parquet = pq.ParquetFile(output)
-    assert parquet.schema_arrow.names == SPAN_SCHEMA.names
+    canonical = parquet.schema_arrow.names[: len(SPAN_SCHEMA.names)]
+    assert canonical == SPAN_SCHEMA.names
+    # then the prepared columns analyze reads instead of recomputing them
+    prepared = parquet.schema_arrow.names[len(SPAN_SCHEMA.names) :]
+    assert prepared and all(name.startswith("spanscope_") for name in prepared)
     assert parquet.metadata.row_group(0).column(0).compression == "ZSTD"
     assert load(output).equals(load(BOOKS))
 

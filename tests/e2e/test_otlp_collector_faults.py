@@ -29,7 +29,6 @@ What the server log shows (spanscope.instrument.otlp_drops):
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import statistics
@@ -47,9 +46,6 @@ from demo_harness import (
     InstrumentedServer,
     Response,
     ServerExit,
-    SqliteDatabase,
-    demo_environment,
-    prepare_database,
 )
 from demo_harness.ports import LOOPBACK, free_port, wait_until
 from demo_harness.trace_files import TraceFiles, read_trace_files
@@ -237,21 +233,15 @@ def serve(
 
 
 @pytest.fixture(scope="module")
-def fault_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    database = SqliteDatabase(tmp_path_factory.mktemp("faults-db") / "books.sqlite3")
-    env = demo_environment(os.environ, database, hermetic=True)
-    prepare_database(env)
-    return env
-
-
-@pytest.fixture(scope="module")
-def file_only(fault_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> FaultRun:
-    return serve("file-only", fault_env, tmp_path_factory.mktemp("file-only"), None)
+def file_only(
+    sqlite_demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> FaultRun:
+    return serve("file-only", sqlite_demo_env, tmp_path_factory.mktemp("file-only"), None)
 
 
 @pytest.fixture(scope="module")
 def fault_runs(
-    fault_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+    sqlite_demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Callable[[str], FaultRun]:
     """Run each fault once per module, however many tests look at it."""
     runs: dict[str, FaultRun] = {}
@@ -261,7 +251,7 @@ def fault_runs(
             status, delay_s, flood = FAULTS[name]
             with FaultyCollector(status, delay_s) as collector:
                 workdir = tmp_path_factory.mktemp(name)
-                runs[name] = serve(name, fault_env, workdir, collector.port, flood)
+                runs[name] = serve(name, sqlite_demo_env, workdir, collector.port, flood)
                 runs[name].posts = collector.posts
                 runs[name].accepted_spans = collector.accepted_spans
         return runs[name]
@@ -402,10 +392,10 @@ def wait_for(check: Callable[[], bool], timeout_s: float) -> bool:
 
 
 @pytest.fixture(scope="module")
-def recovery(fault_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Recovery:
+def recovery(sqlite_demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Recovery:
     workdir = tmp_path_factory.mktemp("recovers")
     port, out = free_port(), workdir / "collected"
-    env = exporting_env(fault_env, workdir / "traces", port)
+    env = exporting_env(sqlite_demo_env, workdir / "traces", port)
     server = InstrumentedServer(env, workdir / "server.log")
     with server:
         before = [get(server.base_url, "books/fixed/") for _ in range(RECOVERY_REQUESTS)]

@@ -11,6 +11,8 @@ naming the file and the key, never be ignored.
 
     [tool.spanscope]
     min_repeats = 5                  # same-template queries under one parent that make an N+1
+    group_by = "route"               # endpoints keyed by route | url (method + path) | name
+    apdex_ms = 500                   # Apdex target T: satisfied <= T < tolerating <= 4T
 
     [tool.spanscope.compare]
     alpha = 0.05                     # Mann-Whitney U significance level
@@ -136,6 +138,8 @@ class Config:
 
     path: str | None = None
     min_repeats: int = 5
+    group_by: str = "route"
+    apdex_ms: float = 500.0
     compare: CompareOptions = field(default_factory=CompareOptions)
     check: CheckConfig = field(default_factory=CheckConfig)
     acknowledged: tuple[Acknowledgment, ...] = ()
@@ -197,6 +201,8 @@ def parse_config(document: Mapping[str, Any], path: str, *, explicit: bool = Tru
     return Config(
         path=path,
         min_repeats=reader.get(table, "min_repeats", _int_at_least(2), 5),
+        group_by=reader.get(table, "group_by", _choice("route", "url", "name"), "route"),
+        apdex_ms=reader.get(table, "apdex_ms", _number_at_least(0.0, above=True), 500.0),
         compare=_compare_options(reader.sub(table, "compare")),
         check=_check_config(reader.sub(table, "check")),
         acknowledged=_acknowledgments(reader, table),
@@ -347,7 +353,7 @@ def _glob_limits(limit: Parser[float], *, allow_scalar: bool) -> Parser[GlobLimi
     return parse
 
 
-_TOP_KEYS: Final = ("min_repeats", "compare", "check", "acknowledged")
+_TOP_KEYS: Final = ("min_repeats", "group_by", "apdex_ms", "compare", "check", "acknowledged")
 _COMPARE_KEYS: Final = ("alpha", "min_change_pct", "metric")
 _CHECK_KEYS: Final = (
     "max_n_plus_one",

@@ -338,21 +338,39 @@ def _string_lookup(trace_ids: Any, span_ids: Any, parent_ids: Any) -> Int64s:
 
 def dense_key(*keys: Int64s) -> Int64s:
     """One dense id (0, 1, ... in order of first appearance) per distinct tuple of the
-    non-negative int64 ``keys``.
+    int64 ``keys`` (all but the first non-negative).
 
-    Arrow's hash-based dictionary encoding, not a sort: O(n) on millions of rows.
+    The tuple is packed into one int64 (made dense first only when it would not fit),
+    then numbered with one pass: a table lookup when the packed values are few
+    (:func:`renumber`), else Arrow's hash-based dictionary encoding -- never a sort.
     """
     combined = keys[0]
     for key in keys[1:]:
-        combined = _dense(combined)
         width = int(key.max()) + 1 if key.size else 1
-        combined = combined * width + key  # dense ids * width stays far inside int64
+        high = int(combined.max()) + 1 if combined.size else 1
+        if combined.size and (int(combined.min()) < 0 or high * width >= 2**62):
+            combined = _dense(combined)
+        combined = combined * width + key
     return _dense(combined)
 
 
 def _dense(values: Int64s) -> Int64s:
+    if values.size and int(values.min()) >= 0 and int(values.max()) < 4 * len(values):
+        return renumber(values, int(values.max()) + 1)
     encoded = pc.dictionary_encode(pa.array(values, pa.int64()))
     result: Int64s = encoded.indices.to_numpy().astype(np.int64)
+    return result
+
+
+def renumber(key: Int64s, count: int) -> Int64s:
+    """Dense ids in order of first appearance for keys in ``range(count)``: what
+    :func:`dense_key` returns, by table lookups (O(n + count), no hashing)."""
+    first = np.full(count, len(key), dtype=np.int64)
+    np.minimum.at(first, key, np.arange(len(key), dtype=np.int64))
+    present = np.flatnonzero(first < len(key))
+    new_id = np.full(count, -1, dtype=np.int64)
+    new_id[present[np.argsort(first[present], kind="stable")]] = np.arange(len(present))
+    result: Int64s = new_id[key]
     return result
 
 

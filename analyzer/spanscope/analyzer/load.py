@@ -43,6 +43,9 @@ class LoadResult:
     table: pa.Table  # SPAN_SCHEMA (or ANALYSIS_SCHEMA), deduplicated on (TraceId, SpanId)
     files: list[str]  # files actually read, in order
     diagnostics: Diagnostics  # skipped records with file:line
+    # Per row of ``table``, the row of its parent span (-1: none), found by the span-tree
+    # check; handed to the analyses so that they need not resolve parents again.
+    parent: npt.NDArray[np.int64] | None = None
 
 
 def read(
@@ -97,8 +100,10 @@ def read(
     first = first_rows(table)
     if first is not None:
         table, origin = table.take(first), origin[first]
-    table = check_span_tree(table, diagnostics, files, origin)
-    return LoadResult(table=table, files=files, diagnostics=diagnostics)
+    checked = check_span_tree(table, diagnostics, files, origin)
+    return LoadResult(
+        table=checked.table, files=files, diagnostics=diagnostics, parent=checked.parent
+    )
 
 
 def _read_file(

@@ -21,6 +21,11 @@ class EndpointStats:
     endpoint: str
     requests: int
     errors: int
+    error_rate: float  # errors / requests
+    satisfied: int  # Apdex: not an error, at most T
+    tolerating: int  # not an error, above T and at most 4T
+    frustrated: int  # an error, or above 4T
+    apdex: float  # (satisfied + tolerating / 2) / requests
     mean_ms: float
     p50_ms: float
     p90_ms: float
@@ -36,7 +41,8 @@ class EndpointStats:
 def _endpoint_column_type(name: str) -> pa.DataType:
     if name == "endpoint":
         return pa.string()
-    return pa.int64() if name in ("requests", "errors") else pa.float64()
+    counts = ("requests", "errors", "satisfied", "tolerating", "frustrated")
+    return pa.int64() if name in counts else pa.float64()
 
 
 _ENDPOINT_ARROW_SCHEMA = pa.schema(
@@ -260,17 +266,24 @@ class SlowStatement:
 
 @dataclass(frozen=True)
 class HttpNPlusOneFinding:
-    """The same backend call (method + parameterized URL) made again and again under
-    one parent span."""
+    """The same backend call (method + parameterized URL) made again and again in one
+    request: under one parent span, or spread over several (``level``).
+
+    ``repeats``, ``requests``, ``wasted_ms`` and ``example_trace_id`` are counted as
+    for :class:`NPlusOneFinding`.
+    """
 
     endpoint: str
     method: str
     url: str  # ids in path segments and query values replaced by ``{id}``
-    parent: str | None
+    parent: str | None  # name of the span the calls run under (the most common one)
     repeats: int
     requests: int
     wasted_ms: float
     example_trace_id: str
+    # "parent": the calls share one parent span; "request": they are spread over
+    # several parents in one request (``parent`` is then the most common one)
+    level: str = "parent"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -298,12 +311,18 @@ class AnalysisReport:
     duplicates: list[DuplicateFinding] = field(default_factory=list)
     slow_queries: list[SlowStatement] = field(default_factory=list)
     n_plus_one_http: list[HttpNPlusOneFinding] = field(default_factory=list)
+    group_by: str = "route"  # how requests were keyed into endpoints
+    apdex_ms: float = 500.0  # the Apdex target T the endpoints were scored against
 
     def to_dict(self) -> dict[str, Any]:
         """Unrounded JSON-ready data (see :mod:`spanscope.analyzer.render.json` for the contract)."""
         return {
             "spanscope_version": self.spanscope_version,
-            "options": {"min_repeats": self.min_repeats},
+            "options": {
+                "min_repeats": self.min_repeats,
+                "group_by": self.group_by,
+                "apdex_ms": self.apdex_ms,
+            },
             "input": asdict(self.input),
             "endpoints": self.endpoints.to_dicts(),
             "n_plus_one": [finding.to_dict() for finding in self.n_plus_one],

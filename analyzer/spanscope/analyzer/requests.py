@@ -102,13 +102,20 @@ class Prepared:
     requests: pa.Table  # request_table() columns plus ``request_id`` (0..n-1) and ``start_ns``
 
 
-def prepare(spans: pa.Table) -> Prepared:
-    """Resolve the span tree of ``spans`` and build its request table."""
+def prepare(spans: pa.Table, parent: Int64s | None = None) -> Prepared:
+    """Resolve the span tree of ``spans`` and build its request table.
+
+    ``parent``, when given, is the row of each span's parent as reading found it
+    (:attr:`spanscope.analyzer.load.LoadResult.parent`): the lookup is not repeated.
+    """
     view = span_view(spans)
     n = view.num_rows
     kinds = view.column("SpanKind")
     is_server = to_numpy(pc.fill_null(pc.equal(kinds, "Server"), False), np.bool_)
-    parent = parent_rows(view.column("TraceId"), view.column("SpanId"), view.column("ParentSpanId"))
+    if parent is None or len(parent) != n:
+        parent = parent_rows(
+            view.column("TraceId"), view.column("SpanId"), view.column("ParentSpanId")
+        )
     owner, depth = _owners(parent, is_server)
     start = to_numpy(view.column("start_ns"), np.int64)
     duration = to_numpy(pc.fill_null(view.column("Duration"), 0), np.int64)
@@ -224,41 +231,76 @@ _SERVER_COLUMNS: Final = (
 )
 
 
-def _requests(tree: SpanTree, order: Int64s) -> pa.Table:
-    count = len(order)
+@dataclass(frozen=True)
+class ServerColumns:
+    """What the request table takes from each request's own Server span and from the
+    union of its DB spans, in request order (a prepared Parquet file stores these)."""
+
+    trace_id: Any
+    span_id: Any
+    endpoint: Any
+    http_status_code: Any
+    status_code: Any  # the span's StatusCode
+    db_ns: Int64s  # union of the DB descendants' intervals
+
+
+def server_columns(tree: SpanTree, order: Int64s) -> ServerColumns:
+    """The :class:`ServerColumns` of the requests whose Server spans are rows ``order``."""
     servers = tree.view.select(list(_SERVER_COLUMNS)).take(order)
-    status = servers.column("http_status_code")
+    db = np.flatnonzero((tree.request >= 0) & (tree.layer == LAYER_CODE["db"]))
+    db_ns = covered_per_group(
+        tree.request[db], tree.start[db], tree.end[db], len(order), base=tree.start[order]
+    )
+    return ServerColumns(
+        trace_id=servers.column("TraceId"),
+        span_id=servers.column("SpanId"),
+        endpoint=_endpoint(servers),
+        http_status_code=servers.column("http_status_code"),
+        status_code=servers.column("StatusCode"),
+        db_ns=db_ns,
+    )
+
+
+def _requests(tree: SpanTree, order: Int64s) -> pa.Table:
+    return build_requests(tree, order, server_columns(tree, order))
+
+
+def build_requests(tree: SpanTree, order: Int64s, servers: ServerColumns) -> pa.Table:
+    """The request table (plus ``request_id`` and ``start_ns``) of the requests whose
+    Server spans are rows ``order`` of ``tree``."""
+    count = len(order)
+    status = servers.http_status_code
     error = pc.or_(
         pc.fill_null(pc.greater_equal(status, 500), False),
-        pc.equal(servers.column("StatusCode"), "Error"),
+        pc.fill_null(pc.equal(servers.status_code, "Error"), False),
     )
     below = np.flatnonzero((tree.request >= 0) & ~tree.is_server)
-    request, layer = tree.request[below], tree.layer[below]
-    db = below[layer == LAYER_CODE["db"]]
-    db_covered = covered_per_group(
-        tree.request[db], tree.start[db], tree.end[db], count, base=tree.start[order]
-    )
-    duration = to_numpy(servers.column("Duration"), np.int64)
+    # One count and one weighted sum over (request, layer) pairs: each pair's sum adds
+    # the same spans in the same row order as a sum per layer would.
+    layers = len(LAYER_CODE)
+    pair = tree.request[below] * layers + tree.layer[below]
+    calls = np.bincount(pair, minlength=count * layers).reshape(count, layers)
+    self_ns = tree.self_ns[below].astype(np.float64)
+    spent = np.bincount(pair, weights=self_ns, minlength=count * layers).reshape(count, layers)
+    duration = to_numpy(pc.take(tree.view.column("Duration"), order), np.int64)
+    start_ns = pa.array(tree.start[order], pa.int64())
     columns: dict[str, Any] = {
-        "TraceId": servers.column("TraceId"),
-        "SpanId": servers.column("SpanId"),
-        "endpoint": _endpoint(servers),
-        "start": pc.cast(servers.column("start_ns"), pa.timestamp("ns", tz="UTC")),
+        "TraceId": servers.trace_id,
+        "SpanId": servers.span_id,
+        "endpoint": servers.endpoint,
+        "start": pc.cast(start_ns, pa.timestamp("ns", tz="UTC")),
         "duration_ms": duration / 1e6,
         "http_status_code": status,
         "error": error,
-        "db_ms": db_covered / 1e6,
+        "db_ms": servers.db_ns / 1e6,
         "app_ms": tree.self_ns[order] / 1e6,
-        "queries": np.bincount(tree.request[db], minlength=count).astype(np.int64),
+        "queries": calls[:, LAYER_CODE["db"]].astype(np.int64),
     }
     for name in CHILD_LAYERS:
-        in_layer = layer == LAYER_CODE[name]
-        owners = request[in_layer]
-        self_ns = tree.self_ns[below[in_layer]].astype(np.float64)
-        columns[f"{name}_self_ms"] = np.bincount(owners, weights=self_ns, minlength=count) / 1e6
-        columns[f"{name}_calls"] = np.bincount(owners, minlength=count).astype(np.int64)
+        columns[f"{name}_self_ms"] = spent[:, LAYER_CODE[name]] / 1e6
+        columns[f"{name}_calls"] = calls[:, LAYER_CODE[name]].astype(np.int64)
     columns["request_id"] = np.arange(count, dtype=np.int64)
-    columns["start_ns"] = servers.column("start_ns")
+    columns["start_ns"] = start_ns
     return pa.table(columns)
 
 

@@ -1,18 +1,20 @@
 """``analyze``: every analysis of ``spanscope analyze`` over one span table, in one pass.
 
-The span tree and the request table are resolved once (:func:`prepare`) and the DB
-statements normalized once (:func:`db_spans`); every analysis then reads those.
+The span tree and the request table are resolved once and the DB statements
+normalized once (:mod:`.analysis_input`; for a prepared Parquet file, read from its
+stored columns); every analysis then reads those.
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-import pyarrow.compute as pc
+from spanscope.analyzer.analyses.analysis_input import analysis_input
 from spanscope.analyzer.analyses.breakdown import breakdown_from
 from spanscope.analyzer.analyses.duplicates import duplicates_from
-from spanscope.analyzer.analyses.endpoints import endpoints_from
-from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
+from spanscope.analyzer.analyses.endpoints import DEFAULT_APDEX_MS, check_apdex_ms, endpoints_from
+from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY, check_group_by, regroup
+from spanscope.analyzer.analyses.inputs import SpansOrPaths
 from spanscope.analyzer.analyses.nplusone import (
     DEFAULT_MIN_REPEATS,
     check_min_repeats,
@@ -20,9 +22,7 @@ from spanscope.analyzer.analyses.nplusone import (
 )
 from spanscope.analyzer.analyses.nplusone_http import n_plus_one_http_from
 from spanscope.analyzer.analyses.slow_queries import slow_queries_from
-from spanscope.analyzer.analyses.statements import db_spans
 from spanscope.analyzer.report import AnalysisReport, InputStats
-from spanscope.analyzer.requests import prepare
 
 
 def spanscope_version() -> str:
@@ -38,29 +38,44 @@ def analyze(
     min_repeats: int = DEFAULT_MIN_REPEATS,
     input_format: str | None = None,
     strict: bool = False,
+    group_by: str = DEFAULT_GROUP_BY,
+    apdex_ms: float = DEFAULT_APDEX_MS,
 ) -> AnalysisReport:
-    """Input statistics, endpoints, breakdown and findings of a span table or of dump files."""
+    """Input statistics, endpoints, breakdown and findings of a span table or of dump files.
+
+    ``group_by`` keys requests into endpoints (``route``, ``url`` or ``name``, see
+    :mod:`spanscope.analyzer.analyses.grouping`); ``apdex_ms`` is the Apdex target T.
+    """
     check_min_repeats(min_repeats)
-    # Only the columns the analyses read: a file's attribute maps are never built.
-    loaded = read_spans(source, input_format=input_format, strict=strict, columns="analysis")
-    spans = loaded.table
-    prepared = prepare(spans)
-    statements = db_spans(prepared)
+    check_group_by(group_by)
+    check_apdex_ms(apdex_ms)
+    # Only the columns the analyses read (a file's attribute maps are never built), or
+    # a prepared Parquet file's stored span tree, requests and templates.
+    loaded = analysis_input(
+        source,
+        input_format=input_format,
+        strict=strict,
+        http_columns=group_by != DEFAULT_GROUP_BY,
+    )
+    prepared = regroup(loaded.prepared, group_by)
+    statements = loaded.statements
     stats = InputStats(
         files=len(loaded.files),
-        spans=spans.num_rows,
-        traces=pc.count_distinct(spans.column("TraceId")).as_py() if spans.num_rows else 0,
+        spans=loaded.spans,
+        traces=loaded.traces,
         skipped_records=loaded.diagnostics.skipped_records,
     )
     return AnalysisReport(
         spanscope_version=spanscope_version(),
         input=stats,
-        endpoints=endpoints_from(prepared),
-        n_plus_one=n_plus_one_from(prepared, statements, min_repeats),
+        endpoints=endpoints_from(prepared, apdex_ms),
+        n_plus_one=n_plus_one_from(prepared, statements, min_repeats, loaded.keys),
         min_repeats=min_repeats,
         diagnostics=loaded.diagnostics,
         breakdown=breakdown_from(prepared),
-        duplicates=duplicates_from(prepared, statements),
+        duplicates=duplicates_from(prepared, statements, loaded.keys),
         slow_queries=slow_queries_from(prepared, statements),
         n_plus_one_http=n_plus_one_http_from(prepared, min_repeats),
+        group_by=group_by,
+        apdex_ms=apdex_ms,
     )

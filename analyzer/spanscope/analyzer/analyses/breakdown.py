@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Final
 
-from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
+from spanscope.analyzer.analyses.inputs import SpansOrPaths, prepare_spans
 from spanscope.analyzer.engine import connect
 from spanscope.analyzer.report import ALL_ENDPOINTS, Breakdown, BreakdownRow
-from spanscope.analyzer.requests import CHILD_LAYERS, Prepared, prepare
+from spanscope.analyzer.requests import CHILD_LAYERS, Prepared
 
 _MEANS: Final = ",\n        ".join(
     [f"avg({layer}_self_ms) AS {layer}_ms" for layer in CHILD_LAYERS]
@@ -50,4 +50,4 @@ def breakdown_from(prepared: Prepared) -> Breakdown:
 
 def breakdown(spans: SpansOrPaths) -> Breakdown:
     """Mean self time (ms) and calls per request by layer, overall and per endpoint."""
-    return breakdown_from(prepare(read_spans(spans).table))
+    return breakdown_from(prepare_spans(spans))

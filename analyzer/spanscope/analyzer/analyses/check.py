@@ -126,7 +126,11 @@ def check(
             f"add one, e.g. {CONFIG_EXAMPLE}",
         )
     read = functools.partial(
-        measure, min_repeats=config.min_repeats, input_format=input_format, strict=strict
+        measure,
+        min_repeats=config.min_repeats,
+        input_format=input_format,
+        strict=strict,
+        group_by=config.group_by,
     )
     current = read(source)
     if current.requests.num_rows == 0:

@@ -14,6 +14,7 @@ matched on (endpoint, normalized statement) and listed as resolved, remaining or
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Final, Literal
@@ -35,12 +36,18 @@ from spanscope.analyzer.analyses.compare_stats import (
     relative_change_pct,
     summarize,
 )
+from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY, regroup
 from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
-from spanscope.analyzer.analyses.nplusone import DEFAULT_MIN_REPEATS, n_plus_one
+from spanscope.analyzer.analyses.nplusone import (
+    DEFAULT_MIN_REPEATS,
+    check_min_repeats,
+    n_plus_one_from,
+)
+from spanscope.analyzer.analyses.statements import db_spans
 from spanscope.analyzer.config import CompareOptions
 from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.report import NPlusOneFinding
-from spanscope.analyzer.requests import request_table
+from spanscope.analyzer.requests import prepare, public_request_table
 
 NPlusOneStatus = Literal["resolved", "remaining", "new"]
 
@@ -64,8 +71,10 @@ def measure(
     min_repeats: int = DEFAULT_MIN_REPEATS,
     input_format: str | None = None,
     strict: bool = False,
+    group_by: str = DEFAULT_GROUP_BY,
 ) -> Measurement:
-    """The request table and N+1 findings of a span table or of dump files.
+    """The request table and N+1 findings of a span table or of dump files, with
+    requests keyed into endpoints as ``group_by`` says (route, url or name).
 
     One finding per (endpoint, normalized statement) -- the worst -- is kept: the
     unit that compare matches and check counts, however many parent spans (or
@@ -73,10 +82,14 @@ def measure(
     """
     if isinstance(source, Measurement):
         return source
+    check_min_repeats(min_repeats)
     loaded = read_spans(source, input_format=input_format, strict=strict)
+    # One span tree for both: the request table and the findings.
+    prepared = regroup(prepare(loaded.table, loaded.parent), group_by)
+    findings = n_plus_one_from(prepared, db_spans(prepared), min_repeats)
     return Measurement(
-        requests=request_table(loaded.table),
-        findings=tuple(_by_key(n_plus_one(loaded.table, min_repeats)).values()),
+        requests=public_request_table(prepared),
+        findings=tuple(_by_key(findings).values()),
         files=tuple(loaded.files),
         diagnostics=loaded.diagnostics,
     )
@@ -254,11 +267,18 @@ def compare(
     min_repeats: int = DEFAULT_MIN_REPEATS,
     input_format: str | None = None,
     strict: bool = False,
+    group_by: str = DEFAULT_GROUP_BY,
 ) -> CompareResult:
     """Compare two versions of an app endpoint by endpoint (see the module docstring)."""
     opts = options or CompareOptions()
-    old = measure(before, min_repeats=min_repeats, input_format=input_format, strict=strict)
-    new = measure(after, min_repeats=min_repeats, input_format=input_format, strict=strict)
+    read = functools.partial(
+        measure,
+        min_repeats=min_repeats,
+        input_format=input_format,
+        strict=strict,
+        group_by=group_by,
+    )
+    old, new = read(before), read(after)
     return CompareResult(
         spanscope_version=spanscope_version(),
         options=opts,

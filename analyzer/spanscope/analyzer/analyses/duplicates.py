@@ -16,12 +16,13 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
-from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
-from spanscope.analyzer.analyses.nplusone import repeat_groups
+from spanscope.analyzer.analyses.inputs import SpansOrPaths, prepare_spans
+from spanscope.analyzer.analyses.nplusone import repeat_groups, repeat_groups_of
+from spanscope.analyzer.analyses.statement_keys import StatementKeys, parameter_identity
 from spanscope.analyzer.analyses.statements import DbSpans, db_spans
-from spanscope.analyzer.engine import Int64s, connect, group_summary, table_of, to_numpy
+from spanscope.analyzer.engine import connect, group_summary, table_of
 from spanscope.analyzer.report import CodeLocation, DuplicateFinding
-from spanscope.analyzer.requests import Prepared, prepare
+from spanscope.analyzer.requests import Prepared
 
 pc: Any = _compute
 
@@ -60,29 +61,24 @@ _FINDINGS_SQL: Final = """
 """
 
 
-def _parameter_identity(prepared: Prepared, statements: DbSpans) -> Int64s:
-    """Per DB span, an id equal for spans known to share parameters; -1: unknown."""
-    hashes = pc.take(prepared.tree.view.column("db_params_hash"), pa.array(statements.rows))
-    if isinstance(hashes, pa.ChunkedArray):
-        hashes = hashes.combine_chunks()
-    encoded = pc.dictionary_encode(hashes)
-    hash_id = to_numpy(pc.fill_null(encoded.indices, -1), np.int64)
-    inline = ~statements.parameterized[statements.statement]
-    # Hash ids first, then inline statement texts after them: never the same id.
-    by_text = np.where(inline, statements.statement + len(encoded.dictionary), -1)
-    result: Int64s = np.where(hash_id >= 0, hash_id, by_text)
-    return result
+def duplicates_from(
+    prepared: Prepared, statements: DbSpans, keys: StatementKeys | None = None
+) -> list[DuplicateFinding]:
+    """Duplicate findings of a prepared span set, by wasted time (see the module docstring).
 
-
-def duplicates_from(prepared: Prepared, statements: DbSpans) -> list[DuplicateFinding]:
-    """Duplicate findings of a prepared span set, by wasted time (see the module docstring)."""
+    ``keys``: the statements' group keys when already known (a prepared file).
+    """
     if not len(statements):
         return []
-    identity = _parameter_identity(prepared, statements)
-    known = np.flatnonzero(identity >= 0)
     tree = prepared.tree
-    request = tree.request[statements.rows[known]]
-    in_group, gid = repeat_groups((request, statements.template[known], identity[known]), 2)
+    if keys is None:
+        identity = parameter_identity(prepared, statements)
+        known = np.flatnonzero(identity >= 0)
+        request = tree.request[statements.rows[known]]
+        in_group, gid = repeat_groups((request, statements.template[known], identity[known]), 2)
+    else:
+        known = np.flatnonzero(keys.duplicate >= 0)
+        in_group, gid = repeat_groups_of(keys.duplicate[known], 2)
     if not in_group.size:
         return []
     members = known[in_group]
@@ -97,7 +93,12 @@ def duplicates_from(prepared: Prepared, statements: DbSpans) -> list[DuplicateFi
             "wasted_ns": summary.wasted_ns,
         }
     )
-    code = tree.view.select(["code_filepath", "code_lineno", "code_function"]).take(rows)
+    code_columns = ["code_filepath", "code_lineno", "code_function"]
+    if keys is not None and keys.sites is not None:
+        picks: Any = pa.array(keys.sites.site[members])  # the stubs type it as booleans
+        code = keys.sites.sites.select(code_columns).take(picks)
+    else:
+        code = tree.view.select(code_columns).take(rows)
     tables = {
         "groups": groups,
         "members": code.append_column("gid", pa.array(gid)),
@@ -126,5 +127,5 @@ def _finding(row: dict[str, Any]) -> DuplicateFinding:
 
 def duplicates(spans: SpansOrPaths) -> list[DuplicateFinding]:
     """Exact duplicate queries per endpoint, sorted by wasted time, descending."""
-    prepared = prepare(read_spans(spans).table)
+    prepared = prepare_spans(spans)
     return duplicates_from(prepared, db_spans(prepared))

@@ -7,8 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, TypeAlias
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 from spanscope.analyzer.diagnostics import Diagnostics
+from spanscope.analyzer.requests import Prepared, prepare
 
 SpansOrPaths: TypeAlias = pa.Table | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
@@ -20,6 +23,8 @@ class LoadedSpans:
     table: pa.Table
     files: list[str] = field(default_factory=list)
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    # The row of each span's parent when reading already found it (None: not known).
+    parent: npt.NDArray[np.int64] | None = None
 
 
 def read_spans(
@@ -40,4 +45,11 @@ def read_spans(
     result = read(
         [os.fspath(p) for p in paths], input_format=input_format, strict=strict, columns=columns
     )
-    return LoadedSpans(result.table, list(result.files), result.diagnostics)
+    return LoadedSpans(result.table, list(result.files), result.diagnostics, result.parent)
+
+
+def prepare_spans(source: SpansOrPaths) -> Prepared:
+    """The span tree and request table of ``source``, with the parent rows that reading
+    already found reused (see :func:`spanscope.analyzer.requests.prepare`)."""
+    loaded = read_spans(source)
+    return prepare(loaded.table, loaded.parent)

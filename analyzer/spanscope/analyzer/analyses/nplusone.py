@@ -31,12 +31,20 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
-from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
+from spanscope.analyzer.analyses.inputs import SpansOrPaths, prepare_spans
+from spanscope.analyzer.analyses.statement_keys import SITE_COLUMNS, StatementKeys, StatementSites
 from spanscope.analyzer.analyses.statements import DbSpans, db_spans
-from spanscope.analyzer.engine import Int64s, connect, dense_key, group_summary, table_of
+from spanscope.analyzer.engine import (
+    Int64s,
+    connect,
+    dense_key,
+    group_summary,
+    renumber,
+    table_of,
+)
 from spanscope.analyzer.errors import UsageError
 from spanscope.analyzer.report import CodeLocation, NPlusOneFinding
-from spanscope.analyzer.requests import Prepared, prepare
+from spanscope.analyzer.requests import Prepared
 
 pc: Any = _compute
 
@@ -53,27 +61,24 @@ _FIX_BY_RELATION_KIND: Final = {
     "generic": "prefetch_related",
 }
 
-_MEMBER_COLUMNS: Final = (
-    "code_filepath",
-    "code_lineno",
-    "code_function",
-    "orm_relation",
-    "orm_relation_kind",
-    "orm_lookup",
-)
+_MEMBER_COLUMNS: Final = SITE_COLUMNS
 
 _KEY: Final = "endpoint, template, parent, level"
 
-_FINDINGS_SQL: Final = f"""
-    WITH
-    member_counts AS (
-        -- members is the whole span table: DuckDB filters and counts it in place,
-        -- so the strings of a million repeats are never copied out.
+# How many members of each group ran at each site.  Without site keys, ``members`` is
+# the whole span table: DuckDB filters and counts it in place, so the strings of a
+# million repeats are never copied out; with them, the counts arrive ready.
+_COUNTED_IN_PLACE: Final = f"""
         SELECT gid, {", ".join(_MEMBER_COLUMNS)}, count(*) AS c
         FROM members
         WHERE gid >= 0
         GROUP BY ALL
-    ),
+"""
+_COUNTED_AHEAD: Final = "SELECT * FROM counted"
+
+_FINDINGS_SQL: Final = f"""
+    WITH
+    member_counts AS ({{member_counts}}),
     request_parents AS (
         SELECT gid, parent_name FROM (
             SELECT gid, parent_name, count(*) AS c FROM spread GROUP BY ALL
@@ -127,7 +132,7 @@ _FINDINGS_SQL: Final = f"""
     FROM findings AS f
     LEFT JOIN code AS c USING ({_KEY})
     LEFT JOIN relation AS r USING ({_KEY})
-    ORDER BY wasted_ms DESC, repeats DESC, endpoint, template, level
+    ORDER BY wasted_ms DESC, repeats DESC, endpoint, template, level, parent
 """
 
 
@@ -152,25 +157,39 @@ def repeat_groups(keys: tuple[Int64s, ...], min_size: int) -> tuple[Int64s, Int6
     if not len(keys[0]):
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    key = dense_key(*keys)
+    return repeat_groups_of(dense_key(*keys), min_size)
+
+
+def repeat_groups_of(key: Int64s, min_size: int) -> tuple[Int64s, Int64s]:
+    """:func:`repeat_groups` of rows already keyed (any non-negative ids): the group ids
+    are numbered in order of first appearance, as :func:`dense_key` numbers them."""
+    if not len(key):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
     counts = np.bincount(key)
     rows = np.flatnonzero(counts[key] >= min_size)
-    return rows, dense_key(key[rows])
+    return rows, renumber(key[rows], len(counts))
 
 
 def _groups(
-    prepared: Prepared, statements: DbSpans, min_repeats: int
+    prepared: Prepared, statements: DbSpans, min_repeats: int, keys: StatementKeys | None
 ) -> tuple[Int64s, Int64s, Int64s]:
     """(member index into ``statements``, group id, level code) of every N+1 member."""
     tree = prepared.tree
-    parent = tree.parent[statements.rows]
-    request = tree.request[statements.rows]
     template = statements.template
-    in_parent, parent_gid = repeat_groups((parent, template), min_repeats)
+    if keys is None:
+        parent_key = dense_key(tree.parent[statements.rows], template)
+    else:
+        parent_key = keys.parent_template
+    in_parent, parent_gid = repeat_groups_of(parent_key, min_repeats)
     rest = np.ones(len(statements), dtype=np.bool_)
     rest[in_parent] = False
     left = np.flatnonzero(rest)
-    in_request, request_gid = repeat_groups((request[left], template[left]), min_repeats)
+    if keys is None:  # keyed on the spans left over only
+        request_key = dense_key(tree.request[statements.rows[left]], template[left])
+    else:
+        request_key = keys.request_template[left]
+    in_request, request_gid = repeat_groups_of(request_key, min_repeats)
     offset = int(parent_gid.max()) + 1 if parent_gid.size else 0
     members = np.concatenate([in_parent, left[in_request]])
     gid = np.concatenate([parent_gid, request_gid + offset])
@@ -181,18 +200,20 @@ def _groups(
 
 
 def n_plus_one_from(
-    prepared: Prepared, statements: DbSpans, min_repeats: int = DEFAULT_MIN_REPEATS
+    prepared: Prepared,
+    statements: DbSpans,
+    min_repeats: int = DEFAULT_MIN_REPEATS,
+    keys: StatementKeys | None = None,
 ) -> list[NPlusOneFinding]:
-    """N+1 findings of a prepared span set (see the module docstring)."""
+    """N+1 findings of a prepared span set (see the module docstring); ``keys``: the
+    statements' group keys when already known (a prepared file)."""
     check_min_repeats(min_repeats)
-    members, gid, level = _groups(prepared, statements, min_repeats)
+    members, gid, level = _groups(prepared, statements, min_repeats, keys)
     if not members.size:
         return []
     tree = prepared.tree
     rows = statements.rows[members]
     names = tree.view.column("SpanName")
-    gid_of_row = np.full(tree.view.num_rows, -1, dtype=np.int64)
-    gid_of_row[rows] = gid
     summary = group_summary(gid, tree.start[rows], tree.end[rows])
     first_rows = rows[summary.first]
     parent_level = level[summary.first] == 0
@@ -204,20 +225,27 @@ def n_plus_one_from(
             "request_id": tree.request[first_rows],
             "template_id": statements.template[members[summary.first]],
             "parent_name": pc.if_else(
-                pa.array(parent_level), names.take(tree.parent[first_rows]), None
+                pa.array(parent_level), _names(names, tree.parent[first_rows]), None
             ),
             "n": summary.size,
             "wasted_ns": summary.wasted_ns,
         }
     )
+    if keys is not None and keys.sites is not None:
+        counted: dict[str, pa.Table] = {"counted": _site_counts(gid, keys.sites, members)}
+        sql = _FINDINGS_SQL.format(member_counts=_COUNTED_AHEAD)
+    else:
+        gid_of_row = np.full(tree.view.num_rows, -1, dtype=np.int64)
+        gid_of_row[rows] = gid
+        members_table = tree.view.select(list(_MEMBER_COLUMNS))
+        counted = {"members": members_table.append_column("gid", pa.array(gid_of_row))}
+        sql = _FINDINGS_SQL.format(member_counts=_COUNTED_IN_PLACE)
     tables = {
-        "members": tree.view.select(list(_MEMBER_COLUMNS)).append_column(
-            "gid", pa.array(gid_of_row)
-        ),
+        **counted,
         "spread": table_of(
             {
                 "gid": gid[spread],
-                "parent_name": names.take(tree.parent[rows[spread]]),
+                "parent_name": _names(names, tree.parent[rows[spread]]),
             }
         ),
         "groups": groups,
@@ -225,8 +253,24 @@ def n_plus_one_from(
         "templates": statements.template_table(),
     }
     with connect(tables) as con:
-        found = con.sql(_FINDINGS_SQL).to_arrow_table().to_pylist()
+        found = con.sql(sql).to_arrow_table().to_pylist()
     return [_finding(row) for row in found]
+
+
+def _site_counts(gid: Int64s, sites: StatementSites, members: Int64s) -> pa.Table:
+    """(gid, the site's columns, c): how many members of each group ran at each site."""
+    count = max(sites.sites.num_rows, 1)
+    pair, c = np.unique(gid * count + sites.site[members], return_counts=True)
+    located = sites.sites.take(pa.array(pair % count))
+    return located.add_column(0, "gid", pa.array(pair // count)).append_column(
+        "c", pa.array(c.astype(np.int64))
+    )
+
+
+def _names(names: Any, rows: Int64s) -> Any:
+    """The span names of ``rows`` as plain strings (a prepared file's view holds them
+    dictionary-encoded)."""
+    return pc.cast(names.take(rows), pa.string())
 
 
 def _finding(row: dict[str, Any]) -> NPlusOneFinding:
@@ -255,5 +299,5 @@ def n_plus_one(
 ) -> list[NPlusOneFinding]:
     """N+1 findings sorted by wasted time, descending (see the module docstring)."""
     check_min_repeats(min_repeats)
-    prepared = prepare(read_spans(spans).table)
+    prepared = prepare_spans(spans)
     return n_plus_one_from(prepared, db_spans(prepared), min_repeats)

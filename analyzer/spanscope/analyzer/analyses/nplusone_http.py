@@ -1,12 +1,32 @@
-"""N+1 backend calls: the same HTTP call (method + parameterized URL) made at least
-``min_repeats`` times under one parent span, e.g. one ``GET /users/{id}`` per row.
+"""N+1 backend calls: the same HTTP call (method + parameterized URL) made again and
+again in one request, e.g. one ``GET /users/{id}`` per row.
+
+Two levels, as for SQL (:mod:`spanscope.analyzer.analyses.nplusone`), and no call is
+counted at both:
+
+``parent``
+    At least ``min_repeats`` calls under one parent span.  Interleaved spans and
+    calls that overlap in time (async) still form a group: grouping is by parent,
+    not adjacency.
+``request``
+    The calls left over, grouped by request: at least ``min_repeats`` of them spread
+    over several parents -- the loop body is its own span (a template render, a
+    task, a ``with tracer.start_as_current_span(...)`` per row).  The finding names
+    the most common parent span.
+
+A nested N+1 (a loop of calls inside a loop of calls) is found at each level at
+which it repeats, and groups are merged per (endpoint, call, parent span name,
+level) into one finding with ``repeats`` from the worst request.
+
+A client span directly under another HTTP client span is the same call seen by a
+lower library (``requests`` over ``urllib3``, a retry wrapper): only the outer span
+counts, or every wrapped call would be found a second time at request level.
 
 URLs come from ``url.full`` / ``http.url``, else the path (``url.path`` /
 ``http.target``), else the span name.  Parameterizing replaces every path segment
 and query value that is a number, a UUID or a hex string of 8+ digits with ``{id}``
 -- with Arrow's vectorized RE2 over the whole column, never per span in Python.
-As for SQL, interleaved and overlapping calls still form a group (grouping is by
-parent, not adjacency), and ``wasted_ms`` is the union of the calls minus one call.
+``wasted_ms`` is the union of the calls minus one call.
 """
 
 from __future__ import annotations
@@ -16,15 +36,16 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
-from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
+from spanscope.analyzer.analyses.inputs import SpansOrPaths, prepare_spans
 from spanscope.analyzer.analyses.nplusone import (
     DEFAULT_MIN_REPEATS,
+    LEVELS,
     check_min_repeats,
     repeat_groups,
 )
 from spanscope.analyzer.engine import Int64s, connect, group_summary, table_of, to_numpy
 from spanscope.analyzer.report import HttpNPlusOneFinding
-from spanscope.analyzer.requests import LAYER_CODE, Prepared, prepare
+from spanscope.analyzer.requests import LAYER_CODE, Prepared
 
 pc: Any = _compute
 
@@ -40,20 +61,32 @@ _REWRITES: Final = (
     (r"([?&][^=&#]*=)" + _ID_PATTERN + r"(&|#|$)", r"\1" + ID + r"\2"),
 )
 
-_FINDINGS_SQL: Final = """
-    WITH scored AS (
-        SELECT g.*, r.endpoint, r.TraceId
+_KEY: Final = "endpoint, method, url, parent, level"
+
+_FINDINGS_SQL: Final = f"""
+    WITH
+    request_parents AS (
+        -- request level: the parent span most of the group's calls run under
+        SELECT gid, parent_name FROM (
+            SELECT gid, parent_name, count(*) AS c FROM spread GROUP BY ALL
+        )
+        QUALIFY row_number() OVER (PARTITION BY gid ORDER BY c DESC, parent_name) = 1
+    ),
+    scored AS (
+        SELECT g.* EXCLUDE (parent_name), r.endpoint, r.TraceId,
+            coalesce(p.parent_name, g.parent_name) AS parent
         FROM groups AS g
         JOIN requests AS r USING (request_id)
+        LEFT JOIN request_parents AS p USING (gid)
     )
-    SELECT endpoint, method, url, parent,
+    SELECT {_KEY},
         CAST(max(n) AS BIGINT) AS repeats,
         CAST(count(DISTINCT request_id) AS BIGINT) AS requests,
         sum(wasted_ns) / 1e6 AS wasted_ms,
         first(TraceId ORDER BY n DESC, wasted_ns DESC, TraceId) AS example_trace_id
     FROM scored
     GROUP BY ALL
-    ORDER BY wasted_ms DESC, repeats DESC, endpoint, url
+    ORDER BY wasted_ms DESC, repeats DESC, endpoint, url, level
 """
 
 
@@ -74,39 +107,93 @@ def _urls(prepared: Prepared, rows: Int64s) -> Any:
     return pc.coalesce(*candidates)
 
 
+def _call_rows(prepared: Prepared) -> Int64s:
+    """HTTP client spans in a request, except those wrapped by another HTTP span."""
+    tree = prepared.tree
+    is_http = tree.layer == LAYER_CODE["http"]
+    parent = tree.parent
+    wrapped = np.zeros(len(is_http), dtype=np.bool_)
+    has_parent = parent >= 0
+    wrapped[has_parent] = is_http[parent[has_parent]]
+    rows: Int64s = np.flatnonzero(is_http & ~wrapped & (tree.request >= 0))
+    return rows
+
+
+def two_level_groups(
+    parent: Int64s, request: Int64s, key: Int64s, min_repeats: int
+) -> tuple[Int64s, Int64s, Int64s]:
+    """(member index, dense group id, level code: 0 parent, 1 request) of every repeat.
+
+    Parent-level groups first; the members left over are grouped by request, so no
+    span is counted at both levels.
+    """
+    in_parent, parent_gid = repeat_groups((parent, key), min_repeats)
+    rest = np.ones(len(key), dtype=np.bool_)
+    rest[in_parent] = False
+    left = np.flatnonzero(rest)
+    in_request, request_gid = repeat_groups((request[left], key[left]), min_repeats)
+    offset = int(parent_gid.max()) + 1 if parent_gid.size else 0
+    members = np.concatenate([in_parent, left[in_request]])
+    gid = np.concatenate([parent_gid, request_gid + offset])
+    level = np.concatenate(
+        [np.zeros(len(in_parent), dtype=np.int64), np.ones(len(in_request), dtype=np.int64)]
+    )
+    return members, gid, level
+
+
 def n_plus_one_http_from(
     prepared: Prepared, min_repeats: int = DEFAULT_MIN_REPEATS
 ) -> list[HttpNPlusOneFinding]:
-    """HTTP N+1 findings of a prepared span set, by wasted time."""
+    """HTTP N+1 findings of a prepared span set, by wasted time (see the module docstring)."""
     check_min_repeats(min_repeats)
     tree = prepared.tree
-    rows = np.flatnonzero((tree.layer == LAYER_CODE["http"]) & (tree.request >= 0))
+    rows = _call_rows(prepared)
     if not rows.size:
         return []
-    urls = parameterize_urls(_urls(prepared, rows))
+    # The regexes run once per distinct URL: a loop calls the same few URLs (or
+    # the same id space) many times over.
+    encoded = pc.dictionary_encode(_urls(prepared, rows))
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.unify_dictionaries().combine_chunks()
+    urls = pc.take(parameterize_urls(encoded.dictionary), encoded.indices)
     methods = pc.fill_null(tree.view.column("http_method").take(rows), "")
     call = pc.binary_join_element_wise(methods, pc.fill_null(urls, ""), " ")
     if isinstance(call, pa.ChunkedArray):
         call = call.combine_chunks()  # one dictionary for every chunk
     call_id = to_numpy(pc.dictionary_encode(call).indices, np.int64)
-    members, gid = repeat_groups((tree.parent[rows], call_id), min_repeats)
+    members, gid, level = two_level_groups(
+        tree.parent[rows], tree.request[rows], call_id, min_repeats
+    )
     if not members.size:
         return []
     member_rows = rows[members]
+    names = tree.view.column("SpanName")
     summary = group_summary(gid, tree.start[member_rows], tree.end[member_rows])
     first = members[summary.first]
+    first_level = level[summary.first]
+    spread = level == 1  # request-level members: their parents' names are voted on
     groups = table_of(
         {
+            "gid": np.arange(len(summary.size), dtype=np.int64),
+            "level": pa.array(np.array(LEVELS)[first_level], pa.string()),
             "request_id": tree.request[rows[first]],
             "method": pc.take(methods, pa.array(first)),
             "url": pc.take(urls, pa.array(first)),
-            "parent": tree.view.column("SpanName").take(tree.parent[rows[first]]),
+            "parent_name": pc.if_else(
+                pa.array(first_level == 0), names.take(tree.parent[rows[first]]), None
+            ),
             "n": summary.size,
             "wasted_ns": summary.wasted_ns,
         }
     )
     tables = {
         "groups": groups,
+        "spread": table_of(
+            {
+                "gid": gid[spread],
+                "parent_name": names.take(tree.parent[member_rows[spread]]),
+            }
+        ),
         "requests": prepared.requests.select(["request_id", "endpoint", "TraceId"]),
     }
     with connect(tables) as con:
@@ -118,4 +205,4 @@ def n_plus_one_http(
     spans: SpansOrPaths, min_repeats: int = DEFAULT_MIN_REPEATS
 ) -> list[HttpNPlusOneFinding]:
     """HTTP N+1 findings sorted by wasted time, descending (see the module docstring)."""
-    return n_plus_one_http_from(prepare(read_spans(spans).table), min_repeats)
+    return n_plus_one_http_from(prepare_spans(spans), min_repeats)

@@ -10,11 +10,14 @@ from __future__ import annotations
 from typing import Any, Final
 
 import numpy as np
-from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
+import pyarrow.compute as _compute
+from spanscope.analyzer.analyses.inputs import SpansOrPaths, prepare_spans
 from spanscope.analyzer.analyses.statements import DbSpans, db_spans
 from spanscope.analyzer.engine import connect, table_of, to_numpy
 from spanscope.analyzer.report import SlowStatement
-from spanscope.analyzer.requests import Prepared, prepare
+from spanscope.analyzer.requests import Prepared
+
+pc: Any = _compute
 
 TOP_STATEMENTS: Final = 20
 #: Endpoints listed per statement, those that spent the most time in it first.
@@ -35,11 +38,16 @@ _SLOW_SQL: Final = f"""
         LIMIT {TOP_STATEMENTS}
     ),
     per_endpoint AS (
-        SELECT q.template_id, r.endpoint, sum(q.ms) AS spent
-        FROM queries AS q
-        SEMI JOIN per_statement AS s ON s.template_id = q.template_id
-        JOIN requests AS r ON r.request_id = q.request_id
-        GROUP BY ALL
+        -- Each query carries its endpoint's id: summed per id, then named, with no
+        -- join of a million queries against the request table.
+        SELECT p.template_id, e.endpoint, p.spent
+        FROM (
+            SELECT q.template_id, q.endpoint_id, sum(q.ms) AS spent
+            FROM queries AS q
+            SEMI JOIN per_statement AS s ON s.template_id = q.template_id
+            GROUP BY ALL
+        ) AS p
+        JOIN endpoints AS e USING (endpoint_id)
     ),
     listed AS (
         SELECT template_id, list(endpoint ORDER BY spent DESC, endpoint) AS endpoints
@@ -66,16 +74,25 @@ def slow_queries_from(prepared: Prepared, statements: DbSpans) -> list[SlowState
         return []
     tree = prepared.tree
     duration = to_numpy(tree.view.column("Duration"), np.int64)[statements.rows]
+    endpoint = prepared.requests.column("endpoint").combine_chunks()
+    encoded = pc.dictionary_encode(endpoint, null_encoding="encode")
+    endpoint_of_request = to_numpy(encoded.indices, np.int64)
     queries = table_of(
         {
             "template_id": statements.template,
-            "request_id": tree.request[statements.rows],
+            "endpoint_id": endpoint_of_request[tree.request[statements.rows]],
             "ms": duration / 1e6,
+        }
+    )
+    endpoints = table_of(
+        {
+            "endpoint_id": np.arange(len(encoded.dictionary), dtype=np.int64),
+            "endpoint": encoded.dictionary,
         }
     )
     tables = {
         "queries": queries,
-        "requests": prepared.requests.select(["request_id", "endpoint"]),
+        "endpoints": endpoints,
         "templates": statements.template_table(),
     }
     with connect(tables) as con:
@@ -90,5 +107,5 @@ def _statement(row: dict[str, Any]) -> SlowStatement:
 
 def slow_queries(spans: SpansOrPaths) -> list[SlowStatement]:
     """The top statements by total time, with count, mean, p95, max and endpoints."""
-    prepared = prepare(read_spans(spans).table)
+    prepared = prepare_spans(spans)
     return slow_queries_from(prepared, db_spans(prepared))

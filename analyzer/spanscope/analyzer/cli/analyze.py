@@ -9,47 +9,38 @@ import click
 from spanscope.analyzer.analyses.analyze import analyze
 from spanscope.analyzer.analyses.check import split_acknowledged
 from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
+from spanscope.analyzer.cli.options import (
+    apdex_option,
+    config_option,
+    format_option,
+    group_by_option,
+    input_options,
+    min_repeats_option,
+    output_option,
+)
 from spanscope.analyzer.config import load_config
 from spanscope.analyzer.render import RENDERERS, get_renderer, renderer_name_for_path
 
 
 @cli.command("analyze")
 @click.argument("paths", nargs=-1, required=True)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(sorted(RENDERERS)),
-    default=None,
-    help="Output format [default: from the -o suffix, else terminal].",
+@format_option(sorted(RENDERERS))
+@output_option("Write the report to FILE (.json selects the json format).", writable=True)
+@min_repeats_option(
+    "Same-template queries under one parent that make an N+1 "
+    "[default: min_repeats from [tool.spanscope], else 5]."
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, writable=True),
-    default=None,
-    help="Write the report to FILE (.json selects the json format).",
-)
-@click.option(
-    "--min-repeats",
-    type=click.IntRange(min=2),
-    default=None,
-    help="Same-template queries under one parent that make an N+1 "
-    "[default: min_repeats from [tool.spanscope], else 5].",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="TOML file with a [tool.spanscope] table [default: the nearest pyproject.toml].",
-)
-@click.option("--input-format", default=None, help="Force the input format instead of sniffing it.")
-@click.option("--strict", is_flag=True, help="Fail on the first unreadable record.")
+@group_by_option()
+@apdex_option()
+@config_option("TOML file with a [tool.spanscope] table [default: the nearest pyproject.toml].")
+@input_options()
 def analyze_command(
     paths: tuple[str, ...],
     output_format: str | None,
     output: str | None,
     min_repeats: int | None,
+    group_by: str | None,
+    apdex_ms: float | None,
     config_path: str | None,
     input_format: str | None,
     strict: bool,
@@ -66,6 +57,8 @@ def analyze_command(
         min_repeats=min_repeats if min_repeats is not None else config.min_repeats,
         input_format=input_format,
         strict=strict,
+        group_by=group_by or config.group_by,
+        apdex_ms=apdex_ms if apdex_ms is not None else config.apdex_ms,
     )
     print_diagnostics(report.diagnostics)
     if config.acknowledged:

@@ -13,6 +13,12 @@ from pathlib import Path
 import click
 from spanscope.analyzer.analyses.check import check
 from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
+from spanscope.analyzer.cli.options import (
+    config_option,
+    format_option,
+    input_options,
+    output_option,
+)
 from spanscope.analyzer.config import load_config
 from spanscope.analyzer.render.check_formats import CHECK_FORMATS
 from spanscope.analyzer.render.check_sarif import CheckSarifRenderer
@@ -25,31 +31,19 @@ from spanscope.analyzer.render.check_sarif import CheckSarifRenderer
     multiple=True,
     help="A dump of the reference version, for max_regression_pct (repeatable).",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="A TOML file with a [tool.spanscope] table [default: the nearest pyproject.toml].",
-)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(CHECK_FORMATS.names()),
-    default=None,
+@config_option()
+@format_option(
+    CHECK_FORMATS.names(),
     help="Output format [default: from the -o suffix (.json, .xml, .sarif), else text].",
 )
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE."
-)
+@output_option()
 @click.option(
     "--source-root",
     type=click.Path(file_okay=False),
     default=None,
     help="Make SARIF paths relative to DIR [default: the configuration file's folder].",
 )
-@click.option("--input-format", default=None, help="Force the input format instead of sniffing it.")
-@click.option("--strict", is_flag=True, help="Fail on the first unreadable record.")
+@input_options()
 @click.pass_context
 def check_command(
     ctx: click.Context,

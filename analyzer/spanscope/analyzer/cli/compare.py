@@ -8,7 +8,16 @@ from typing import cast
 
 import click
 from spanscope.analyzer.analyses.compare import Measurement, compare, measure
+from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY
 from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
+from spanscope.analyzer.cli.options import (
+    config_option,
+    format_option,
+    group_by_option,
+    input_options,
+    min_repeats_option,
+    output_option,
+)
 from spanscope.analyzer.config import CompareMetric, CompareOptions, load_config
 from spanscope.analyzer.errors import UsageError
 from spanscope.analyzer.render.compare_formats import COMPARE_FORMATS
@@ -43,16 +52,8 @@ def split_sides(
 @click.argument("paths", nargs=-1, metavar="[BEFORE AFTER]")
 @click.option("--before", multiple=True, help="A dump of the old version (repeatable).")
 @click.option("--after", multiple=True, help="A dump of the new version (repeatable).")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(COMPARE_FORMATS.names()),
-    default=None,
-    help="Output format [default: from the -o suffix, else terminal].",
-)
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE."
-)
+@format_option(COMPARE_FORMATS.names())
+@output_option()
 @click.option(
     "--alpha",
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
@@ -71,16 +72,10 @@ def split_sides(
     default=None,
     help="The statistic whose change must reach --min-change-pct [default: p50].",
 )
-@click.option("--min-repeats", type=click.IntRange(min=2), default=None, help="N+1 threshold.")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="A TOML file with a [tool.spanscope] table [default: the nearest pyproject.toml].",
-)
-@click.option("--input-format", default=None, help="Force the input format instead of sniffing it.")
-@click.option("--strict", is_flag=True, help="Fail on the first unreadable record.")
+@min_repeats_option()
+@group_by_option()
+@config_option()
+@input_options()
 def compare_command(
     paths: tuple[str, ...],
     before: tuple[str, ...],
@@ -91,6 +86,7 @@ def compare_command(
     min_change_pct: float | None,
     metric: str | None,
     min_repeats: int | None,
+    group_by: str | None,
     config_path: str | None,
     input_format: str | None,
     strict: bool,
@@ -111,7 +107,14 @@ def compare_command(
     )
     repeats = min_repeats if min_repeats is not None else config.min_repeats
     sides = [
-        measure_side(label, side, min_repeats=repeats, input_format=input_format, strict=strict)
+        measure_side(
+            label,
+            side,
+            min_repeats=repeats,
+            input_format=input_format,
+            strict=strict,
+            group_by=group_by or config.group_by,
+        )
         for label, side in (("BEFORE", old), ("AFTER", new))
     ]
     result = compare(*sides, options=options, min_repeats=repeats)
@@ -119,10 +122,22 @@ def compare_command(
 
 
 def measure_side(
-    label: str, paths: list[str], *, min_repeats: int, input_format: str | None, strict: bool
+    label: str,
+    paths: list[str],
+    *,
+    min_repeats: int,
+    input_format: str | None,
+    strict: bool,
+    group_by: str = DEFAULT_GROUP_BY,
 ) -> Measurement:
     """Read one side, print its diagnostics, and refuse a side without a single request."""
-    measurement = measure(paths, min_repeats=min_repeats, input_format=input_format, strict=strict)
+    measurement = measure(
+        paths,
+        min_repeats=min_repeats,
+        input_format=input_format,
+        strict=strict,
+        group_by=group_by,
+    )
     print_diagnostics(measurement.diagnostics)
     if measurement.requests.num_rows == 0:
         raise UsageError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from spanscope.analyzer.cli.app import cli, print_diagnostics
+from spanscope.analyzer.cli.options import input_options
 from spanscope.analyzer.convert import PARTITIONERS, convert
 
 
@@ -22,8 +23,7 @@ from spanscope.analyzer.convert import PARTITIONERS, convert
     default=None,
     help="Write a Hive-partitioned folder: one sub-folder per service or per UTC day.",
 )
-@click.option("--input-format", default=None, help="Force the input format instead of sniffing it.")
-@click.option("--strict", is_flag=True, help="Fail on the first unreadable record.")
+@input_options()
 def convert_command(
     paths: tuple[str, ...],
     output: str,

@@ -10,6 +10,7 @@ import click
 from spanscope.analyzer.analyses.correlate import DEFAULT_MIN_POINTS, SMALLEST_MIN_POINTS, correlate
 from spanscope.analyzer.analyses.series import DEFAULT_INTERVAL, parse_interval
 from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
+from spanscope.analyzer.cli.options import format_option, input_options, output_option
 from spanscope.analyzer.render.correlate_formats import CORRELATE_FORMATS
 
 #: Rows the terminal shows when --top is not given (JSON gets every row).
@@ -31,20 +32,8 @@ TERMINAL_TOP: Final = 25
     help="Correlate the raw levels instead of first differences (shared trends then "
     "pass for correlations; use it to compare).",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(CORRELATE_FORMATS.names()),
-    default=None,
-    help="Output format [default: from the -o suffix, else terminal].",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write to FILE (.json selects the json format).",
-)
+@format_option(CORRELATE_FORMATS.names())
+@output_option("Write to FILE (.json selects the json format).")
 @click.option(
     "--top",
     type=click.IntRange(min=0),
@@ -59,8 +48,7 @@ TERMINAL_TOP: Final = 25
     show_default=True,
     help="Fewest (differenced) points a correlation needs.",
 )
-@click.option("--input-format", default=None, help="Force the input format instead of sniffing it.")
-@click.option("--strict", is_flag=True, help="Fail on the first unreadable record.")
+@input_options()
 def correlate_command(
     paths: tuple[str, ...],
     interval: str,

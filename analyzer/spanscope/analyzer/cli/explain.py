@@ -8,6 +8,12 @@ import click
 from spanscope.analyzer.analyses.explain import explain
 from spanscope.analyzer.analyses.inputs import read_spans
 from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
+from spanscope.analyzer.cli.options import (
+    format_option,
+    input_format_option,
+    min_repeats_option,
+    output_option,
+)
 from spanscope.analyzer.config import load_config
 from spanscope.analyzer.render.explain_formats import EXPLAIN_FORMATS
 
@@ -15,24 +21,13 @@ from spanscope.analyzer.render.explain_formats import EXPLAIN_FORMATS
 @cli.command("explain")
 @click.argument("trace")
 @click.argument("paths", nargs=-1, required=True)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(EXPLAIN_FORMATS.names()),
-    default=None,
-    help="Output format [default: from the -o suffix, else terminal].",
+@format_option(EXPLAIN_FORMATS.names())
+@output_option()
+@min_repeats_option(
+    "Sibling spans folded into one line, and the N+1 threshold "
+    "[default: min_repeats from [tool.spanscope], else 5]."
 )
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write to FILE."
-)
-@click.option(
-    "--min-repeats",
-    type=click.IntRange(min=2),
-    default=None,
-    help="Sibling spans folded into one line, and the N+1 threshold "
-    "[default: min_repeats from [tool.spanscope], else 5].",
-)
-@click.option("--input-format", default=None, help="Force the input format instead of sniffing it.")
+@input_format_option()
 def explain_command(
     trace: str,
     paths: tuple[str, ...],

@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from spanscope.analyzer.analyses.nplusone import DEFAULT_MIN_REPEATS
 from spanscope.analyzer.cli.app import cli, print_diagnostics
+from spanscope.analyzer.cli.options import (
+    apdex_option,
+    config_option,
+    group_by_option,
+    input_options,
+    min_repeats_option,
+)
+from spanscope.analyzer.config import load_config
 from spanscope.analyzer.errors import SpanscopeError
 from spanscope.analyzer.render.html import DEFAULT_TITLE, html_report
 
@@ -28,33 +35,38 @@ from spanscope.analyzer.render.html import DEFAULT_TITLE, html_report
     default=None,
     help="Width of the latency chart buckets in seconds [default: from the time range].",
 )
-@click.option(
-    "--min-repeats",
-    type=click.IntRange(min=2),
-    default=DEFAULT_MIN_REPEATS,
-    show_default=True,
-    help="Same-template queries under one parent that make an N+1.",
+@min_repeats_option(
+    "Same-template queries under one parent that make an N+1 "
+    "[default: min_repeats from [tool.spanscope], else 5]."
 )
-@click.option("--input-format", default=None, help="Force the input format instead of sniffing it.")
-@click.option("--strict", is_flag=True, help="Fail on the first unreadable record.")
+@group_by_option()
+@apdex_option()
+@config_option()
+@input_options()
 def report_command(
     paths: tuple[str, ...],
     output: str,
     title: str,
     interval_s: float | None,
-    min_repeats: int,
+    min_repeats: int | None,
+    group_by: str | None,
+    apdex_ms: float | None,
+    config_path: str | None,
     input_format: str | None,
     strict: bool,
 ) -> None:
     """Write an HTML report of trace dumps: endpoints, latency over time, time per layer,
     N+1 and slow queries, a waterfall per endpoint. Works offline; share the one file."""
+    config = load_config(config_path)
     report = html_report(
         list(paths),
         title=title,
         interval_s=interval_s,
-        min_repeats=min_repeats,
+        min_repeats=min_repeats if min_repeats is not None else config.min_repeats,
         input_format=input_format,
         strict=strict,
+        group_by=group_by or config.group_by,
+        apdex_ms=apdex_ms if apdex_ms is not None else config.apdex_ms,
     )
     print_diagnostics(report.diagnostics)
     data = report.html.encode("utf-8")

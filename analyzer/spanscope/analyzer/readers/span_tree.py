@@ -15,11 +15,14 @@ per span).  Then:
   between processes, or work left running after the response).
 
 Each kind is reported once with its count, an example span and the file it came from.
+The parent rows found here are handed on with the table (:class:`CheckedTree`), so the
+analyses never resolve them a second time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -39,19 +42,32 @@ _CYCLE_HINT: Final = (
 )
 
 
+@dataclass(frozen=True)
+class CheckedTree:
+    """A span table with its parent links checked, and the row of each span's parent."""
+
+    table: pa.Table
+    # Per row, the row of its parent in ``table`` (-1: a root or an orphan), exactly
+    # what :func:`spanscope.analyzer.engine.parent_rows` returns on ``table``.
+    parent: npt.NDArray[np.int64]
+
+
 def check_span_tree(
     table: pa.Table,
     diagnostics: Diagnostics,
     sources: Sequence[str] = (),
     source_of_row: npt.NDArray[np.int32] | None = None,
-) -> pa.Table:
-    """``table`` (unique (TraceId, SpanId)) with parent cycles broken; problems reported.
+    parent: npt.NDArray[np.int64] | None = None,
+) -> CheckedTree:
+    """``table`` (unique (TraceId, SpanId)) with parent cycles broken, and its parent
+    rows; problems reported.
 
-    ``sources[source_of_row[i]]`` names the file row ``i`` came from.
+    ``sources[source_of_row[i]]`` names the file row ``i`` came from; ``parent``, when
+    given, holds the parent rows already found (they are not looked up again).
     """
     if table.num_rows == 0:
-        return table
-    tree = _Tree(table)
+        return CheckedTree(table, np.zeros(0, dtype=np.int64))
+    tree = _Tree(table, parent)
 
     def where(rows: npt.NDArray[np.int64]) -> str:
         if source_of_row is None or not len(sources):
@@ -96,21 +112,24 @@ def check_span_tree(
             "their time is clipped to the request in breakdowns",
         )
     if not (len(cycles[0]) or len(cycles[1])):
-        return table
+        return CheckedTree(table, tree.parent)
     index = table.schema.get_field_index("ParentSpanId")
-    return table.set_column(index, table.schema.field(index), tree.parent_id_column())
+    fixed = table.set_column(index, table.schema.field(index), tree.parent_id_column())
+    return CheckedTree(fixed, tree.parent)
 
 
 class _Tree:
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, parent: npt.NDArray[np.int64] | None) -> None:
         self.table = table
         self.trace_ids = table.column("TraceId")
         self.span_ids = table.column("SpanId")
         parent_ids = table.column("ParentSpanId")
         self.has_parent = pc.not_equal(parent_ids, "").to_numpy(zero_copy_only=False)
-        # The analyses' own parent join (integer keys from the hex ids, verified), so
-        # both resolve parents alike and at the same cost.
-        self.parent = parent_rows(self.trace_ids, self.span_ids, parent_ids).astype(np.int64)
+        if parent is None:
+            # The analyses' own parent join (integer keys from the hex ids, verified):
+            # its result is handed on to them, so parents are resolved once.
+            parent = parent_rows(self.trace_ids, self.span_ids, parent_ids)
+        self.parent = parent.astype(np.int64)  # a copy: cycles are broken in it
         self.parent[~self.has_parent] = -1
         self.start = pc.cast(table.column("Timestamp"), pa.int64()).to_numpy()
         self.end = self.start + table.column("Duration").to_numpy()

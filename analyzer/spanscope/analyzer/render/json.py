@@ -10,7 +10,10 @@ Top level
     ``spanscope_version`` (str)
         The spanscope release that wrote the report.
     ``options`` (object)
-        ``min_repeats`` (int): the N+1 threshold used.
+        ``min_repeats`` (int): the N+1 threshold used;
+        ``group_by`` (str): how requests were keyed into endpoints: ``route``,
+        ``url`` (method and URL path) or ``name`` (server span name);
+        ``apdex_ms`` (float): the Apdex target T the endpoints were scored against.
     ``input`` (object)
         ``files`` (int): files read (0 when a table was analysed directly);
         ``spans`` (int): spans analysed, after de-duplication;
@@ -20,9 +23,14 @@ Top level
         One object per endpoint, sorted by ``total_ms`` descending:
 
         ``endpoint`` (str): ``"GET books/"`` -- HTTP method and Django route;
-        ``"GET (no route)"`` for requests that matched no route (404s);
+        ``"GET (no route)"`` for requests that matched no route (404s); with
+        ``group_by`` ``url`` the method and URL path (``"GET /blog/first-post/"``),
+        with ``name`` the server span's name;
         ``requests`` (int): server spans; ``errors`` (int): those with HTTP status
-        >= 500 or span status Error;
+        >= 500 or span status Error; ``error_rate`` (float): errors / requests;
+        ``satisfied``, ``tolerating``, ``frustrated`` (int): Apdex counts -- at most
+        T, above T and at most 4T, above 4T or an error; ``apdex`` (float):
+        (satisfied + tolerating / 2) / requests;
         ``mean_ms``, ``p50_ms``, ``p90_ms``, ``p95_ms``, ``p99_ms``, ``max_ms`` (float):
         request duration statistics, exact (linearly interpolated) percentiles;
         ``total_ms`` (float): sum of request durations;
@@ -53,11 +61,13 @@ Top level
         ``"request"`` when they are spread over several parents of one request
         (``parent`` is then the most common one); no query counts at both levels.
     ``n_plus_one_http`` (array)
-        Backend calls repeated under one parent, sorted by ``wasted_ms`` descending:
+        Backend calls repeated in a request, sorted by ``wasted_ms`` descending:
         ``endpoint`` (str); ``method`` (str); ``url`` (str): the URL with numbers,
         UUIDs and hex ids in path segments and query values replaced by ``{id}``;
         ``parent`` (str | null); ``repeats``, ``requests``, ``wasted_ms``,
-        ``example_trace_id`` as for ``n_plus_one``.
+        ``example_trace_id`` and ``level`` (``"parent"`` or ``"request"``) as for
+        ``n_plus_one``.  A client span directly under another HTTP client span (the
+        same call wrapped by a lower library) is not counted again.
     ``duplicates`` (array)
         The same statement with the same parameters (equal ``spanscope.db.params_hash``,
         or identical text with inline values) run more than once in a request, sorted

@@ -80,6 +80,7 @@ def endpoints_table(result: EndpointsResult) -> Table:
     for header in ("req", "err", "mean", "p50", "p90", "p95", "p99", "max", "total", "db", "app"):
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("q/req", justify="right", no_wrap=True)
+    table.add_column("apdex", justify="right", no_wrap=True)
     for rank, row in enumerate(result.rows, start=1):
         table.add_row(
             str(rank),
@@ -101,8 +102,16 @@ def endpoints_table(result: EndpointsResult) -> Table:
                 )
             ),
             f"{row.queries_per_request:.1f}",
+            Text(f"{row.apdex:.2f}", style=_apdex_style(row.apdex)),
         )
     return table
+
+
+def _apdex_style(score: float) -> str:
+    # The Apdex bands: 0.94+ excellent, 0.85+ good, 0.70+ fair, 0.50+ poor, below unacceptable.
+    if score >= 0.85:
+        return ""
+    return "yellow" if score >= 0.7 else "red"
 
 
 _BREAKDOWN_LAYERS: Final = ("app", "db", "cache", "template", "http", "other")
@@ -148,17 +157,28 @@ def http_findings_table(findings: list[HttpNPlusOneFinding]) -> Table:
     table = _compact_table(f"N+1 backend calls ({len(findings)})")
     table.add_column("endpoint", overflow="fold", max_width=24)
     table.add_column("call", overflow="fold")
+    table.add_column("under", overflow="fold", max_width=24)
     for header in ("repeats", "req", "wasted"):
         table.add_column(header, justify="right", no_wrap=True)
     for finding in findings:
         table.add_row(
             finding.endpoint,
             f"{finding.method} {finding.url}",
+            _http_parent(finding),
             f"{finding.repeats:,}",
             f"{finding.requests:,}",
             format_ms(finding.wasted_ms),
         )
     return table
+
+
+def _http_parent(finding: HttpNPlusOneFinding) -> Text:
+    """The parent span; for calls spread over several parents, the most common one
+    and a dim mark saying so."""
+    parent = Text(finding.parent or "(no name)")
+    if finding.level == "request":
+        parent.append(" & siblings", style="dim")
+    return parent
 
 
 def duplicates_table(findings: list[DuplicateFinding]) -> Table:

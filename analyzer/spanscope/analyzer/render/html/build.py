@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spanscope.analyzer.analyses.analyze import analyze
+from spanscope.analyzer.analyses.endpoints import DEFAULT_APDEX_MS
+from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY
 from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
 from spanscope.analyzer.analyses.nplusone import DEFAULT_MIN_REPEATS
 from spanscope.analyzer.diagnostics import Diagnostics
@@ -35,13 +37,15 @@ def html_report(
     input_format: str | None = None,
     strict: bool = False,
     limits: Limits = DEFAULT_LIMITS,
+    group_by: str = DEFAULT_GROUP_BY,
+    apdex_ms: float = DEFAULT_APDEX_MS,
 ) -> HtmlReport:
     """The HTML report of a span table or of dump files (see :mod:`.document` for
     the sections and the size bounds); ``interval_s`` is the width of the latency
     chart buckets, chosen from the time range when ``None``."""
     loaded = read_spans(source, input_format=input_format, strict=strict)
-    analysis = analyze(loaded.table, min_repeats=min_repeats)
-    with report_tables(loaded.table) as tables:
+    analysis = analyze(loaded.table, min_repeats=min_repeats, group_by=group_by, apdex_ms=apdex_ms)
+    with report_tables(loaded.table, group_by, loaded.parent) as tables:
         document = build_document(
             tables,
             analysis,

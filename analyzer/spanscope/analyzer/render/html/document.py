@@ -21,7 +21,12 @@ from spanscope.analyzer.render.html.sql import rows
 from spanscope.analyzer.render.html.tables import ReportTables, endpoint_label
 from spanscope.analyzer.render.html.values import clip, ms
 from spanscope.analyzer.render.html.waterfall import waterfalls
-from spanscope.analyzer.report import AnalysisReport, EndpointStats, NPlusOneFinding
+from spanscope.analyzer.report import (
+    AnalysisReport,
+    EndpointStats,
+    HttpNPlusOneFinding,
+    NPlusOneFinding,
+)
 
 SCHEMA_VERSION: Final = 1
 
@@ -40,6 +45,7 @@ class Limits:
     waterfalls: int = 20
     #: spans per waterfall, the first ones by start time
     waterfall_spans: int = 300
+    #: N+1 findings, and separately N+1 backend-call findings, by wasted time
     n_plus_one: int = 50
     statements: int = 25
     #: the embedded JSON never exceeds this (the page's HTML, CSS and JS add ~40 kB)
@@ -61,6 +67,7 @@ _ENDPOINT_COLUMNS: Final = (
     "db_ms",
     "app_ms",
     "queries_per_request",
+    "apdex",
 )
 
 _SUMMARY_SQL: Final = """
@@ -86,6 +93,15 @@ def _finding(finding: NPlusOneFinding) -> dict[str, Any]:
     data = finding.to_dict()
     data["endpoint"] = endpoint_label(finding.endpoint)
     data["statement"] = clip(finding.statement, STATEMENT_CHARS)
+    data["wasted_ms"] = ms(finding.wasted_ms)
+    return data
+
+
+def _http_finding(finding: HttpNPlusOneFinding) -> dict[str, Any]:
+    data = finding.to_dict()
+    data["endpoint"] = endpoint_label(finding.endpoint)
+    # A URL is as unbounded as a statement (long query strings).
+    data["url"] = clip(finding.url, STATEMENT_CHARS)
     data["wasted_ms"] = ms(finding.wasted_ms)
     return data
 
@@ -117,6 +133,7 @@ def build_document(
     ``tables`` were built from, plus the sections computed on those tables."""
     stats = analysis.endpoints.rows
     findings = analysis.n_plus_one
+    http_findings = analysis.n_plus_one_http
     per_endpoint: dict[str, int] = {}
     for finding in findings:
         label = endpoint_label(finding.endpoint)
@@ -133,6 +150,7 @@ def build_document(
         "limits": asdict(limits),
         "min_repeats": analysis.min_repeats,
         "endpoints": {
+            "apdex_ms": analysis.apdex_ms,
             "columns": [*_ENDPOINT_COLUMNS, "n_plus_one"],
             "rows": [
                 _endpoint_row(row, per_endpoint.get(endpoint_label(row.endpoint), 0))
@@ -145,6 +163,10 @@ def build_document(
         "n_plus_one": {
             "findings": [_finding(f) for f in findings[: limits.n_plus_one]],
             "omitted": max(0, len(findings) - limits.n_plus_one),
+        },
+        "n_plus_one_http": {
+            "findings": [_http_finding(f) for f in http_findings[: limits.n_plus_one]],
+            "omitted": max(0, len(http_findings) - limits.n_plus_one),
         },
         "statements": top_statements(tables.con, limits.statements),
         "waterfalls": waterfalls(tables.con, ranked[: limits.waterfalls], limits.waterfall_spans),

@@ -18,7 +18,8 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
-from spanscope.analyzer.engine import connect
+from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY, regroup
+from spanscope.analyzer.engine import Int64s, connect
 from spanscope.analyzer.render.html.values import clip
 from spanscope.analyzer.requests import prepare
 
@@ -57,9 +58,13 @@ class ReportTables:
 
 
 @contextmanager
-def report_tables(spans: pa.Table) -> Iterator[ReportTables]:
-    """Resolve the span tree of ``spans`` once and register both tables."""
-    prepared = prepare(spans)
+def report_tables(
+    spans: pa.Table, group_by: str = DEFAULT_GROUP_BY, parent: Int64s | None = None
+) -> Iterator[ReportTables]:
+    """Resolve the span tree of ``spans`` once and register both tables; requests
+    are keyed into endpoints as ``group_by`` says (route, url or name), and
+    ``parent`` (the parent rows reading found) spares looking parents up again."""
+    prepared = regroup(prepare(spans, parent), group_by)
     requests = _clipped_endpoints(prepared.requests)
     owned = prepared.tree.view.append_column(
         "request_id", pa.array(np.asarray(prepared.tree.request, dtype=np.int64))

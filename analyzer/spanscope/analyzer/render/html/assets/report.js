@@ -229,6 +229,9 @@
       num("db_ms", "DB / req", fmtMs, "Mean time in database queries per request"),
       num("app_ms", "App / req", fmtMs, "Mean time in the request's own code per request"),
       num("queries_per_request", "Queries / req", (v) => fmtNum(v, 1)),
+      num("apdex", "Apdex", (v) => fmtNum(v, 2),
+        "Apdex against T = " + fmtMs(DATA.endpoints.apdex_ms) +
+        ": (satisfied + tolerating / 2) / requests; errors count as frustrated"),
       { key: "n_plus_one", label: "N+1", numeric: true, value: (r) => r.n_plus_one,
         cell: (r) => r.n_plus_one ? h("span", { class: "pill bad", text: fmtInt(r.n_plus_one) }) : h("span", { class: "pill ok", text: "none" }) },
     ];
@@ -422,6 +425,33 @@
           ["Code", f.code ? h("code", { text: fmtCode(f.code) }) : null],
           ["Relation", f.relation ? f.relation + (f.relation_kind ? " (" + f.relation_kind + ")" : "") : null],
           ["Runs under", f.parent],
+          ["Example trace", f.example_trace_id ? h("code", { text: f.example_trace_id }) : null],
+        ])));
+    }
+    if (data.omitted) card.appendChild(h("p", { class: "empty", text: "+" + fmtInt(data.omitted) + " smaller findings not shown." }));
+  }
+
+  function renderNPlusOneHttp() {
+    const data = DATA.n_plus_one_http;
+    const card = section("n-plus-one-http", "N+1 backend calls",
+      "The same outgoing HTTP call (method and URL with ids as {id}) made at least " + DATA.min_repeats +
+      " times in a request, under one parent span or spread over sibling spans: one call per row " +
+      "instead of one batch call.");
+    if (!data.findings.length) {
+      card.appendChild(h("p", { class: "empty", text: "No repeated backend call found." }));
+      return;
+    }
+    for (const f of data.findings) {
+      card.appendChild(h("div", { class: "finding" },
+        h("div", { class: "finding-head" },
+          h("span", { class: "endpoint", text: f.endpoint }),
+          h("span", { class: "pill bad", text: fmtInt(f.repeats) + "\u00d7 per request" }),
+          stat("in", fmtInt(f.requests) + (f.requests === 1 ? " request" : " requests")),
+          stat("wasted", fmtMs(f.wasted_ms))),
+        h("pre", { class: "sql", text: f.method + " " + f.url }),
+        facts([
+          [f.level === "request" ? "Spread over" : "Runs under",
+            f.parent ? f.parent + (f.level === "request" ? " (the most common of several parent spans)" : "") : null],
           ["Example trace", f.example_trace_id ? h("code", { text: f.example_trace_id }) : null],
         ])));
     }
@@ -664,6 +694,7 @@
   renderLatency();
   renderBreakdown();
   renderNPlusOne();
+  renderNPlusOneHttp();
   renderStatements();
   renderWaterfalls();
   renderCorrelation();

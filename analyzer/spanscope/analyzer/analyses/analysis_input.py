@@ -1,0 +1,103 @@
+"""What ``analyze`` starts from: the span tree, the request table and the DB statements
+of its input, with the input's statistics and diagnostics.
+
+Two ways to get there, chosen per input:
+
+* one Parquet file written by ``spanscope convert`` with a current prepared marker
+  (:mod:`spanscope.analyzer.prepared_format`): read straight from its prepared
+  columns (:mod:`.prepared_read`);
+* anything else -- dumps of any format, several files that may overlap, ClickHouse
+  exports, older or partitioned Parquet: read, deduplicated and checked
+  (:func:`spanscope.analyzer.load.read`), then prepared and templated here.  The
+  parent rows the span-tree check found while reading are reused, not looked up again.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
+from spanscope.analyzer.analyses.statement_keys import StatementKeys
+from spanscope.analyzer.analyses.statements import DbSpans, db_spans
+from spanscope.analyzer.diagnostics import Diagnostics
+from spanscope.analyzer.errors import SpanscopeError
+from spanscope.analyzer.prepared_format import Marker, read_marker
+from spanscope.analyzer.requests import Prepared, prepare
+
+_PARQUET_MAGIC = b"PAR1"
+
+
+@dataclass(frozen=True)
+class AnalysisInput:
+    prepared: Prepared
+    statements: DbSpans
+    files: list[str]
+    spans: int
+    traces: int  # distinct trace ids
+    diagnostics: Diagnostics
+    # The statements' group keys, when the file stored them.
+    keys: StatementKeys | None = None
+
+
+def analysis_input(
+    source: SpansOrPaths,
+    *,
+    input_format: str | None = None,
+    strict: bool = False,
+    http_columns: bool = False,
+) -> AnalysisInput:
+    """The prepared input of ``source``; ``http_columns`` asks for the URL columns in
+    the span view even when no analysis would otherwise read them (endpoints keyed by
+    URL or span name)."""
+    found = prepared_file(source, input_format)
+    if found is not None:
+        # Imported here: the general path never needs it.
+        from spanscope.analyzer.analyses.prepared_read import read_prepared
+
+        path, marker = found
+        read = read_prepared(path, marker, strict=strict, http_columns=http_columns)
+        return AnalysisInput(
+            prepared=Prepared(read.tree, read.requests),
+            statements=read.statements,
+            files=[path],
+            spans=marker.rows,
+            traces=marker.traces,
+            diagnostics=read.diagnostics,
+            keys=read.keys,
+        )
+    loaded = read_spans(source, input_format=input_format, strict=strict, columns="analysis")
+    spans = loaded.table
+    prepared = prepare(spans, loaded.parent)
+    return AnalysisInput(
+        prepared=prepared,
+        statements=db_spans(prepared),
+        files=loaded.files,
+        spans=spans.num_rows,
+        traces=pc.count_distinct(spans.column("TraceId")).as_py() if spans.num_rows else 0,
+        diagnostics=loaded.diagnostics,
+    )
+
+
+def prepared_file(source: SpansOrPaths, input_format: str | None) -> tuple[str, Marker] | None:
+    """``(path, marker)`` when ``source`` is exactly one prepared Parquet file whose
+    marker is current; None sends it down the general path (which also reports any
+    problem with the paths)."""
+    if isinstance(source, pa.Table) or input_format not in (None, "parquet"):
+        return None
+    from spanscope.analyzer import paths as input_paths
+
+    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    try:
+        files = input_paths.expand([os.fspath(item) for item in items])
+        if len(files) != 1:
+            return None
+        with open(files[0].path, "rb") as handle:
+            if handle.read(len(_PARQUET_MAGIC)) != _PARQUET_MAGIC:
+                return None
+    except (SpanscopeError, OSError):
+        return None
+    marker = read_marker(files[0].path)
+    return None if marker is None else (files[0].path, marker)
