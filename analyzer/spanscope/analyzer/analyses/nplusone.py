@@ -26,6 +26,7 @@ identical parameters count toward a group like any other; the duplicates analysi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 import numpy as np
@@ -171,25 +172,21 @@ def repeat_groups_of(key: Int64s, min_size: int) -> tuple[Int64s, Int64s]:
     return rows, renumber(key[rows], len(counts))
 
 
-def _groups(
-    prepared: Prepared, statements: DbSpans, min_repeats: int, keys: StatementKeys | None
+def two_level_groups(
+    parent_key: Int64s, request_key_of: Callable[[Int64s], Int64s], min_repeats: int
 ) -> tuple[Int64s, Int64s, Int64s]:
-    """(member index into ``statements``, group id, level code) of every N+1 member."""
-    tree = prepared.tree
-    template = statements.template
-    if keys is None:
-        parent_key = dense_key(tree.parent[statements.rows], template)
-    else:
-        parent_key = keys.parent_template
+    """(member index, dense group id, level code: 0 parent, 1 request) of every repeat.
+
+    ``parent_key`` keys each member by (parent span, what repeats); the members left
+    over once parent-level groups are taken are keyed by ``request_key_of(left)``
+    (request, what repeats) and grouped again, so no span counts at both levels.
+    Shared by the SQL and the HTTP detectors.
+    """
     in_parent, parent_gid = repeat_groups_of(parent_key, min_repeats)
-    rest = np.ones(len(statements), dtype=np.bool_)
+    rest = np.ones(len(parent_key), dtype=np.bool_)
     rest[in_parent] = False
     left = np.flatnonzero(rest)
-    if keys is None:  # keyed on the spans left over only
-        request_key = dense_key(tree.request[statements.rows[left]], template[left])
-    else:
-        request_key = keys.request_template[left]
-    in_request, request_gid = repeat_groups_of(request_key, min_repeats)
+    in_request, request_gid = repeat_groups_of(request_key_of(left), min_repeats)
     offset = int(parent_gid.max()) + 1 if parent_gid.size else 0
     members = np.concatenate([in_parent, left[in_request]])
     gid = np.concatenate([parent_gid, request_gid + offset])
@@ -197,6 +194,24 @@ def _groups(
         [np.zeros(len(in_parent), dtype=np.int64), np.ones(len(in_request), dtype=np.int64)]
     )
     return members, gid, level
+
+
+def _groups(
+    prepared: Prepared, statements: DbSpans, min_repeats: int, keys: StatementKeys | None
+) -> tuple[Int64s, Int64s, Int64s]:
+    """(member index into ``statements``, group id, level code) of every N+1 member."""
+    tree = prepared.tree
+    template = statements.template
+    if keys is not None:  # a prepared file stored both keys
+        stored = keys
+        return two_level_groups(
+            stored.parent_template, lambda left: stored.request_template[left], min_repeats
+        )
+    return two_level_groups(
+        dense_key(tree.parent[statements.rows], template),
+        lambda left: dense_key(tree.request[statements.rows[left]], template[left]),
+        min_repeats,
+    )
 
 
 def n_plus_one_from(

@@ -41,9 +41,9 @@ from spanscope.analyzer.analyses.nplusone import (
     DEFAULT_MIN_REPEATS,
     LEVELS,
     check_min_repeats,
-    repeat_groups,
+    two_level_groups,
 )
-from spanscope.analyzer.engine import Int64s, connect, group_summary, table_of, to_numpy
+from spanscope.analyzer.engine import Int64s, connect, dense_key, group_summary, table_of, to_numpy
 from spanscope.analyzer.report import HttpNPlusOneFinding
 from spanscope.analyzer.requests import LAYER_CODE, Prepared
 
@@ -119,28 +119,6 @@ def _call_rows(prepared: Prepared) -> Int64s:
     return rows
 
 
-def two_level_groups(
-    parent: Int64s, request: Int64s, key: Int64s, min_repeats: int
-) -> tuple[Int64s, Int64s, Int64s]:
-    """(member index, dense group id, level code: 0 parent, 1 request) of every repeat.
-
-    Parent-level groups first; the members left over are grouped by request, so no
-    span is counted at both levels.
-    """
-    in_parent, parent_gid = repeat_groups((parent, key), min_repeats)
-    rest = np.ones(len(key), dtype=np.bool_)
-    rest[in_parent] = False
-    left = np.flatnonzero(rest)
-    in_request, request_gid = repeat_groups((request[left], key[left]), min_repeats)
-    offset = int(parent_gid.max()) + 1 if parent_gid.size else 0
-    members = np.concatenate([in_parent, left[in_request]])
-    gid = np.concatenate([parent_gid, request_gid + offset])
-    level = np.concatenate(
-        [np.zeros(len(in_parent), dtype=np.int64), np.ones(len(in_request), dtype=np.int64)]
-    )
-    return members, gid, level
-
-
 def n_plus_one_http_from(
     prepared: Prepared, min_repeats: int = DEFAULT_MIN_REPEATS
 ) -> list[HttpNPlusOneFinding]:
@@ -161,8 +139,11 @@ def n_plus_one_http_from(
     if isinstance(call, pa.ChunkedArray):
         call = call.combine_chunks()  # one dictionary for every chunk
     call_id = to_numpy(pc.dictionary_encode(call).indices, np.int64)
+    request = tree.request[rows]
     members, gid, level = two_level_groups(
-        tree.parent[rows], tree.request[rows], call_id, min_repeats
+        dense_key(tree.parent[rows], call_id),
+        lambda left: dense_key(request[left], call_id[left]),
+        min_repeats,
     )
     if not members.size:
         return []
