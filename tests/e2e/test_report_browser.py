@@ -30,6 +30,7 @@ from spanscope.analyzer.schema import SPAN_SCHEMA
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "analyzer"))
 from report_traffic import XSS, shop_spans
+from test_render_http_nplusone import two_level_spans
 
 pytestmark = pytest.mark.e2e
 
@@ -416,3 +417,16 @@ def test_report_of_100k_requests_opens_within_seconds(browser: Browser, large_re
     }
     assert browser.evaluate("document.querySelectorAll('#endpoint-table tbody tr').length") == 40
     assert seconds < LARGE_REPORT_OPEN_S
+
+
+def test_backend_call_findings_render_at_both_levels(browser: Browser, tmp_path: Path) -> None:
+    page = tmp_path / "calls.html"
+    page.write_text(html_report(two_level_spans().table(), title="Calls").html, "utf-8")
+    browser.open(page)
+    assert browser.problems(page)["exceptions"] == []
+    repeated = browser.evaluate(
+        "[...document.querySelectorAll('#n-plus-one-http pre')].map(e => e.textContent)"
+    )
+    assert sorted(repeated) == ["GET /orders/{id}", "GET /users/{id}"]
+    facts = browser.evaluate("document.querySelector('#n-plus-one-http').textContent")
+    assert "Spread over" in facts and "Runs under" in facts

@@ -403,59 +403,52 @@
     return h("span", { class: "stat" }, label + " ", h("b", { text: value }));
   }
 
-  function renderNPlusOne() {
-    const data = DATA.n_plus_one;
-    const card = section("n-plus-one", "N+1 queries",
-      "The same statement template run at least " + DATA.min_repeats + " times under one parent span " +
-      "in a request: one query per row instead of one query for all rows.");
+  // One card per repeated-work finding (SQL or HTTP): the head, what repeats, the facts.
+  function findingCard(f, repeated, moreFacts) {
+    return h("div", { class: "finding" },
+      h("div", { class: "finding-head" },
+        h("span", { class: "endpoint", text: f.endpoint }),
+        h("span", { class: "pill bad", text: fmtInt(f.repeats) + "\u00d7 per request" }),
+        stat("in", fmtInt(f.requests) + (f.requests === 1 ? " request" : " requests")),
+        stat("wasted", fmtMs(f.wasted_ms))),
+      h("pre", { class: "sql", text: repeated }),
+      facts([
+        ...moreFacts,
+        [f.level === "request" ? "Spread over" : "Runs under",
+          f.parent ? f.parent + (f.level === "request" ? " (the most common of several parent spans)" : "") : null],
+        ["Example trace", f.example_trace_id ? h("code", { text: f.example_trace_id }) : null],
+      ]));
+  }
+
+  function findingsSection(data, id, title, intro, none, card) {
+    const section_ = section(id, title, intro);
     if (!data.findings.length) {
-      card.appendChild(h("p", { class: "empty", text: "No N+1 query pattern found." }));
+      section_.appendChild(h("p", { class: "empty", text: none }));
       return;
     }
-    for (const f of data.findings) {
-      card.appendChild(h("div", { class: "finding" },
-        h("div", { class: "finding-head" },
-          h("span", { class: "endpoint", text: f.endpoint }),
-          h("span", { class: "pill bad", text: fmtInt(f.repeats) + "\u00d7 per request" }),
-          stat("in", fmtInt(f.requests) + (f.requests === 1 ? " request" : " requests")),
-          stat("wasted", fmtMs(f.wasted_ms))),
-        h("pre", { class: "sql", text: f.statement }),
-        facts([
-          ["Fix", f.suggestion ? h("code", { text: f.suggestion }) : "load the rows in one query (select_related / prefetch_related, or a join)", "fix"],
-          ["Code", f.code ? h("code", { text: fmtCode(f.code) }) : null],
-          ["Relation", f.relation ? f.relation + (f.relation_kind ? " (" + f.relation_kind + ")" : "") : null],
-          ["Runs under", f.parent],
-          ["Example trace", f.example_trace_id ? h("code", { text: f.example_trace_id }) : null],
-        ])));
-    }
-    if (data.omitted) card.appendChild(h("p", { class: "empty", text: "+" + fmtInt(data.omitted) + " smaller findings not shown." }));
+    for (const f of data.findings) section_.appendChild(card(f));
+    if (data.omitted) section_.appendChild(h("p", { class: "empty", text: "+" + fmtInt(data.omitted) + " smaller findings not shown." }));
+  }
+
+  function renderNPlusOne() {
+    findingsSection(DATA.n_plus_one, "n-plus-one", "N+1 queries",
+      "The same statement template run at least " + DATA.min_repeats + " times under one parent span " +
+      "in a request: one query per row instead of one query for all rows.",
+      "No N+1 query pattern found.",
+      (f) => findingCard(f, f.statement, [
+        ["Fix", f.suggestion ? h("code", { text: f.suggestion }) : "load the rows in one query (select_related / prefetch_related, or a join)", "fix"],
+        ["Code", f.code ? h("code", { text: fmtCode(f.code) }) : null],
+        ["Relation", f.relation ? f.relation + (f.relation_kind ? " (" + f.relation_kind + ")" : "") : null],
+      ]));
   }
 
   function renderNPlusOneHttp() {
-    const data = DATA.n_plus_one_http;
-    const card = section("n-plus-one-http", "N+1 backend calls",
+    findingsSection(DATA.n_plus_one_http, "n-plus-one-http", "N+1 backend calls",
       "The same outgoing HTTP call (method and URL with ids as {id}) made at least " + DATA.min_repeats +
       " times in a request, under one parent span or spread over sibling spans: one call per row " +
-      "instead of one batch call.");
-    if (!data.findings.length) {
-      card.appendChild(h("p", { class: "empty", text: "No repeated backend call found." }));
-      return;
-    }
-    for (const f of data.findings) {
-      card.appendChild(h("div", { class: "finding" },
-        h("div", { class: "finding-head" },
-          h("span", { class: "endpoint", text: f.endpoint }),
-          h("span", { class: "pill bad", text: fmtInt(f.repeats) + "\u00d7 per request" }),
-          stat("in", fmtInt(f.requests) + (f.requests === 1 ? " request" : " requests")),
-          stat("wasted", fmtMs(f.wasted_ms))),
-        h("pre", { class: "sql", text: f.method + " " + f.url }),
-        facts([
-          [f.level === "request" ? "Spread over" : "Runs under",
-            f.parent ? f.parent + (f.level === "request" ? " (the most common of several parent spans)" : "") : null],
-          ["Example trace", f.example_trace_id ? h("code", { text: f.example_trace_id }) : null],
-        ])));
-    }
-    if (data.omitted) card.appendChild(h("p", { class: "empty", text: "+" + fmtInt(data.omitted) + " smaller findings not shown." }));
+      "instead of one batch call.",
+      "No repeated backend call found.",
+      (f) => findingCard(f, f.method + " " + f.url, []));
   }
 
   function renderStatements() {
