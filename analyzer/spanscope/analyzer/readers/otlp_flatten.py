@@ -27,8 +27,27 @@ from spanscope.analyzer.schema import BASE_SCHEMA, SPAN_KINDS, STATUS_CODES
 # The stubs' overloads reject valid broadcasting calls such as `equal(array, "x")`.
 pc: Any = _compute
 
-#: The value kinds converted here; an entry with none of them goes to the reference reader.
-VALUE_KINDS: Final = ("stringValue", "intValue", "doubleValue", "boolValue", "bytesValue")
+
+def _as_text(values: pa.Array[Any]) -> pa.Array[Any]:
+    # Arrow's cast is what values.format_double uses: both OTLP paths print alike.
+    result: pa.Array[Any] = pc.cast(values, pa.string())
+    return result
+
+
+def _unchanged(values: pa.Array[Any]) -> pa.Array[Any]:
+    return values
+
+
+#: The value kinds converted here, and how each becomes text (the ClickHouse exporter's
+#: spelling, see ``values.any_value_text``); an entry whose value has none of the kinds
+#: the parser was asked for goes to the reference reader.
+VALUE_TEXT: Final = {
+    "stringValue": _unchanged,
+    "intValue": _unchanged,  # an int64 is a decimal string in OTLP/JSON: kept as written
+    "doubleValue": _as_text,
+    "boolValue": _as_text,
+    "bytesValue": _unchanged,  # base64, as written
+}
 
 _ZERO_SPAN_ID: Final = "0" * 16
 _ZERO_TRACE_ID: Final = "0" * 32
@@ -47,7 +66,9 @@ def flatten(
     validation (the reference reader then either converts it -- base64 ids, say -- or
     reports it).
     """
-    resource_spans = parsed.column("resourceSpans").combine_chunks()
+    column = parsed.column("resourceSpans")
+    # A lone chunk is used as it is: combine_chunks would still copy the whole of it.
+    resource_spans = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
     redo = [np.flatnonzero(resource_spans.is_null().to_numpy(zero_copy_only=False))]
 
     resources = pc.list_flatten(resource_spans)
@@ -63,7 +84,10 @@ def flatten(
     span_resource = scope_resource[span_scope]
     span_row = resource_row[span_resource]
 
-    span_attributes = _Entries(pc.struct_field(spans, "attributes"))
+    # For analysis only the entries that a derived column reads must be converted exactly.
+    span_attributes = _Entries(
+        pc.struct_field(spans, "attributes"), wanted=wanted_names() if analysis else None
+    )
     redo.append(span_row[span_attributes.bad_rows])
 
     trace_id, trace_ok = _ids(pc.struct_field(spans, "traceId"), 32, _ZERO_TRACE_ID)
@@ -178,10 +202,12 @@ class _Entries:
     """The flattened ``list<{key, AnyValue}>`` attributes of some spans (or resources).
 
     ``bad_rows`` are the rows with an entry the reference reader must convert: no key,
-    or a value of a kind not handled here (see :data:`_ANY_VALUE`).
+    or a value of none of the kinds parsed (the fields of the value struct).  With
+    ``wanted``, only entries keyed by one of those names count (the others are never
+    read); ``codes`` then holds each entry's index in ``wanted`` (-1: not wanted).
     """
 
-    def __init__(self, key_values: pa.Array[Any]) -> None:
+    def __init__(self, key_values: pa.Array[Any], *, wanted: tuple[str, ...] | None = None) -> None:
         self.rows = len(key_values)
         if key_values.null_count:
             lengths = pc.fill_null(pc.list_value_length(key_values), 0).to_numpy()
@@ -194,25 +220,22 @@ class _Entries:
         entries = pc.list_flatten(key_values)
         keys = pc.struct_field(entries, "key")
         self.values = pc.struct_field(entries, "value")
-        unknown = pc.is_null(pc.struct_field(self.values, VALUE_KINDS[0]))
-        for name in VALUE_KINDS[1:]:
-            unknown = pc.and_(unknown, pc.is_null(pc.struct_field(self.values, name)))
-        redo = pc.or_(unknown, pc.is_null(keys))
-        self.bad_rows = np.empty(0, dtype=np.int64)
-        if redo.true_count:
-            self.bad_rows = np.unique(self.parents[redo.to_numpy(zero_copy_only=False)])
+        self.kinds = tuple(field.name for field in self.values.type)
+        unknown = _all_null([pc.struct_field(self.values, kind) for kind in self.kinds], len(keys))
+        self.codes: npt.NDArray[np.int64] | None = None
+        if wanted is not None:
+            codes = pc.index_in(keys, value_set=pa.array(wanted))
+            self.codes = pc.fill_null(codes, -1).to_numpy().astype(np.int64)
+            unknown &= self.codes >= 0
+        if keys.null_count:
+            unknown |= keys.is_null().to_numpy(zero_copy_only=False)
             keys = pc.fill_null(keys, "")
+        self.bad_rows = np.unique(self.parents[unknown])
         self.keys = keys
 
     def text(self, values: pa.Array[Any]) -> pa.Array[Any]:
         """Each value as the ClickHouse exporter stores it (see ``values.any_value_text``)."""
-        kinds = [
-            pc.struct_field(values, "stringValue"),
-            pc.struct_field(values, "intValue"),
-            pc.cast(pc.struct_field(values, "doubleValue"), pa.string()),
-            pc.cast(pc.struct_field(values, "boolValue"), pa.string()),
-            pc.struct_field(values, "bytesValue"),
-        ]
+        kinds = [VALUE_TEXT[kind](pc.struct_field(values, kind)) for kind in self.kinds]
         present = [kind for kind in kinds if kind.null_count < len(kind)]
         if not present:  # no entries (or none with a value kind: their rows are redone)
             nothing: pa.Array[Any] = pa.repeat(pa.scalar(""), len(values))
@@ -239,9 +262,10 @@ class _Entries:
         )
 
     def derived(self, kinds: pa.Array[Any]) -> dict[str, pa.Array[Any]]:
-        """The derived columns, from the text of the entries they read only."""
-        codes = pc.index_in(self.keys, value_set=pa.array(wanted_names()))
-        codes_np = pc.fill_null(codes, -1).to_numpy().astype(np.int64)
+        """The derived columns, from the text of the entries they read only (needs
+        ``wanted=wanted_names()``)."""
+        codes_np = self.codes
+        assert codes_np is not None, "entries read without the wanted names"
         chosen = np.flatnonzero(codes_np >= 0)
         if len(chosen) * 2 > len(codes_np):
             # Most entries are wanted (DB spans carry little else): converting them all
@@ -249,3 +273,14 @@ class _Entries:
             return derive_from_entries(codes_np, self.parents, self.text(self.values), kinds)
         values = self.text(self.values.take(pa.array(chosen)))
         return derive_from_entries(codes_np[chosen], self.parents[chosen], values, kinds)
+
+
+def _all_null(columns: list[pa.Array[Any]], length: int) -> npt.NDArray[np.bool_]:
+    """Per row, whether every one of ``columns`` (each ``length`` long) is null there."""
+    result = np.ones(length, dtype=np.bool_)
+    for column in columns:
+        if column.null_count:
+            result &= column.is_null().to_numpy(zero_copy_only=False)
+        else:
+            result[:] = False
+    return result

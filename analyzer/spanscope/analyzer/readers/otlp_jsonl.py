@@ -2,12 +2,13 @@
 
 Design, for gigabyte dumps without a per-span Python loop:
 
-1. the file is read in chunks of complete lines (bounded memory, streaming); a chunk is
-   parsed in the background while the previous one is flattened, so both cores work;
+1. the file is read in chunks of complete lines (bounded memory, streaming); each chunk
+   is parsed and flattened by one of a few worker threads, several chunks at a time, and
+   the results are handed on in file order;
 2. runs of lines go through ``pyarrow.json`` with an explicit schema for the canonical
-   spelling (multi-threaded C++ parsing, the parse floor of this machine), then are
-   flattened resource -> scope -> span with Arrow list kernels and validated with Arrow
-   compute (ids and times checked a whole column buffer at a time);
+   spelling (C++ parsing that releases the GIL), then are flattened resource -> scope ->
+   span with Arrow list kernels and validated with Arrow compute (ids and times checked
+   a whole column buffer at a time);
 3. any line that this fast path cannot take exactly -- invalid JSON, other spellings
    (snake_case, legacy keys, enum names, numbers for int64, base64 ids), array or kvlist
    attribute values (seen as a value with none of the declared kinds), invalid spans --
@@ -17,12 +18,15 @@ Design, for gigabyte dumps without a per-span Python loop:
    not the whole chunk at Python speed.
 
 :meth:`OtlpJsonLinesReader.read_analysis` is the same path for ``analyze``: the parser
-skips what no analysis reads, and the derived columns come straight from the parsed
-attribute entries, so the attribute maps are never built.
+skips what no analysis reads (even the value kinds no derived column needs), and the
+derived columns come straight from the parsed attribute entries, so the attribute maps
+are never built.
 """
 
 from __future__ import annotations
 
+import os
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,11 +53,29 @@ MAX_RECORD_BYTES = 256 * 1024 * 1024
 # After this many failed parse attempts in one chunk, the rest of it goes to the
 # reference reader directly: a chunk that is wrong everywhere is not worth bisecting.
 _MAX_FAILED_PARSES: Final = 24
+# pyarrow's block size is a 32-bit int; a block of whole lines larger than this (a few
+# lines near MAX_RECORD_BYTES) is simply parsed as several blocks.
+_MAX_BLOCK: Final = 1 << 30
+
+
+def _usable_cores() -> int:
+    # The cores this process may run on (a container or taskset may allow fewer than
+    # the machine has).
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 2
+
+
+#: Chunks parsed and flattened at once: one per usable core (each parse is
+#: single-threaded), at least two so that reading and converting overlap, at most four
+#: (each holds a chunk and its nested parse in memory).
+PARSE_WORKERS: Final = max(2, min(_usable_cores(), 4))
 
 # Only the value kinds converted here are declared: every extra field costs the parser a
-# column.  An entry whose value has none of them (arrayValue, kvlistValue, the snake_case
-# spellings, or no value at all) is seen by all five being null, and its line handed to
-# the reference reader.
+# column (for every entry, present or not: a null is appended to each absent one).  An
+# entry whose value has none of them (arrayValue, kvlistValue, the snake_case spellings,
+# or no value at all) is seen by all of them being null, and its line handed to the
+# reference reader.
 _ANY_VALUE: Final = pa.struct(
     [
         pa.field("stringValue", pa.string()),
@@ -63,14 +85,23 @@ _ANY_VALUE: Final = pa.struct(
         pa.field("bytesValue", pa.string()),
     ]
 )
-_KEY_VALUES: Final = pa.list_(
-    pa.struct([pa.field("key", pa.string()), pa.field("value", _ANY_VALUE)])
+# The kinds that the attributes analyses read are written as (SQL, paths, routes, line
+# numbers, status codes): the parser then costs about a tenth less.  An entry of a wanted
+# key with another kind still goes to the reference reader; for any other key the value
+# is never read.
+_ANALYSED_VALUE: Final = pa.struct(
+    [pa.field("stringValue", pa.string()), pa.field("intValue", pa.string())]
 )
+
+
+def _key_values(value: pa.DataType) -> pa.DataType:
+    return pa.list_(pa.struct([pa.field("key", pa.string()), pa.field("value", value)]))
 
 
 def _parse_schema(analysis: bool) -> pa.Schema:
     """The spelling the fast path parses; ``analysis`` leaves out what no analysis reads
-    (resource attributes, scope names, status messages), which the parser then skips."""
+    (resource attributes, scope names, status messages, rarer value kinds), which the
+    parser then skips."""
     status: list[pa.Field[Any]] = [pa.field("code", pa.int64())]
     if not analysis:
         status.append(pa.field("message", pa.string()))
@@ -85,12 +116,14 @@ def _parse_schema(analysis: bool) -> pa.Schema:
             pa.field("kind", pa.int64()),
             pa.field("startTimeUnixNano", pa.string()),
             pa.field("endTimeUnixNano", pa.string()),
-            pa.field("attributes", _KEY_VALUES),
+            pa.field("attributes", _key_values(_ANALYSED_VALUE if analysis else _ANY_VALUE)),
             pa.field("status", pa.struct(status)),
         ]
     )
     resource = (
-        [] if analysis else [pa.field("resource", pa.struct([pa.field("attributes", _KEY_VALUES)]))]
+        []
+        if analysis
+        else [pa.field("resource", pa.struct([pa.field("attributes", _key_values(_ANY_VALUE))]))]
     )
     scope = [] if analysis else [pa.field("scope", pa.struct([pa.field("name", pa.string())]))]
     scope_spans = pa.struct([*scope, pa.field("spans", pa.list_(span))])
@@ -130,17 +163,17 @@ class OtlpJsonLinesReader:
 
 
 def _read_file(path: str, diagnostics: Diagnostics, *, analysis: bool) -> Iterator[pa.Table]:
-    """Blocks of lines read, parsed and flattened as a pipeline: while one block is
-    flattened (on one core), the next is parsed in the background (pyarrow's JSON reader
-    and Arrow compute release the GIL), so both cores stay busy."""
+    """Blocks of lines read here, parsed and flattened by :data:`PARSE_WORKERS` threads
+    (pyarrow's JSON reader and Arrow compute release the GIL, so each keeps a core busy),
+    and finished here in file order: whatever needs the reference reader, and every
+    diagnostic, comes from this thread, line by line."""
     first_line = 1
-    pending: tuple[_Lines, Future[pa.Table | None]] | None = None
-    with ThreadPoolExecutor(max_workers=1) as parser:
+    pending: deque[tuple[_Lines, Future[_Outcome | None]]] = deque()
+    with ThreadPoolExecutor(max_workers=PARSE_WORKERS) as workers:
         for block in _line_blocks(path, diagnostics):
             if block.oversized:
-                if pending is not None:
-                    yield from _finish(*pending, path, diagnostics, analysis)
-                    pending = None
+                while pending:
+                    yield from _finish(*pending.popleft(), path, diagnostics, analysis)
                 diagnostics.skip(
                     path,
                     first_line,
@@ -153,33 +186,42 @@ def _read_file(path: str, diagnostics: Diagnostics, *, analysis: bool) -> Iterat
                 continue
             lines = _Lines.split(block.data, first_line, block.complete, block.start, block.end)
             first_line += lines.count
-            parsed = parser.submit(_parse_block, lines, analysis)
-            if pending is not None:
-                yield from _finish(*pending, path, diagnostics, analysis)
-            pending = (lines, parsed)
-        if pending is not None:
-            yield from _finish(*pending, path, diagnostics, analysis)
+            pending.append((lines, workers.submit(_convert_block, lines, analysis)))
+            # One block more than there are workers is read ahead, so that a worker that
+            # finishes starts on the next block at once.
+            if len(pending) > PARSE_WORKERS:
+                yield from _finish(*pending.popleft(), path, diagnostics, analysis)
+        while pending:
+            yield from _finish(*pending.popleft(), path, diagnostics, analysis)
 
 
-def _parse_block(lines: _Lines, analysis: bool) -> pa.Table | None:
-    """The whole block parsed at once, or None when it needs the careful path (blank or
-    torn lines, anything pyarrow rejects), which then runs on the reading thread."""
+def _convert_block(lines: _Lines, analysis: bool) -> _Outcome | None:
+    """The whole block parsed at once (in one thread) and flattened, or None when it needs
+    the careful path (blank or torn lines, anything pyarrow rejects), which then runs on
+    the reading thread."""
     if not lines.complete or not lines.count or ((lines.ends - lines.starts) == 0).any():
         return None
     try:
-        return _parse(lines, 0, lines.count, analysis)
+        parsed = _parse(lines, 0, lines.count, analysis, whole=True)
     except (pa.ArrowException, ValueError):
         return None
+    outcome = _Outcome()
+    _flatten_run(parsed, 0, lines.count, outcome, analysis)
+    return outcome
 
 
 def _finish(
     lines: _Lines,
-    parsed: Future[pa.Table | None],
+    converted: Future[_Outcome | None],
     path: str,
     diagnostics: Diagnostics,
     analysis: bool,
 ) -> Iterator[pa.Table]:
-    table = _read_lines(lines, path, diagnostics, analysis=analysis, parsed=parsed.result())
+    outcome = converted.result()
+    if outcome is None:
+        table = _read_lines(lines, path, diagnostics, analysis=analysis)
+    else:
+        table = _combine(outcome, lines, path, diagnostics, analysis)
     if table.num_rows:
         yield table
 
@@ -348,13 +390,9 @@ def _read_lines(
     diagnostics: Diagnostics,
     *,
     analysis: bool,
-    parsed: pa.Table | None = None,
 ) -> pa.Table:
-    """Every span of ``lines``; ``parsed``, when given, is all of them parsed already."""
+    """Every span of ``lines``, parsed run by run around the lines that cannot be."""
     outcome = _Outcome()
-    if parsed is not None:
-        _flatten_run(parsed, 0, lines.count, outcome, analysis)
-        return _combine(outcome, lines, path, diagnostics, analysis)
     lengths = lines.ends - lines.starts
     blank = lengths == 0
     suspect = np.zeros(lines.count, dtype=np.bool_)
@@ -408,13 +446,21 @@ def _fast_run(lines: _Lines, lo: int, hi: int, outcome: _Outcome, analysis: bool
     _flatten_run(parsed, lo, hi, outcome, analysis)
 
 
-def _parse(lines: _Lines, lo: int, hi: int, analysis: bool) -> pa.Table:
-    longest = int((lines.ends[lo:hi] - lines.starts[lo:hi]).max())
-    return pj.read_json(
-        pa.BufferReader(pa.py_buffer(lines.span_bytes(lo, hi))),  # type: ignore[arg-type]  # any NativeFile works
-        # Blocks of ~1 MB (the reader's default) keep both cores busy on a chunk;
+def _parse(lines: _Lines, lo: int, hi: int, analysis: bool, *, whole: bool = False) -> pa.Table:
+    """Lines lo..hi-1 as one nested table.  ``whole``: in this thread, as one block (the
+    workers parse blocks side by side; one block also means one chunk per column, which
+    flattening then need not join, and costs the parser less than many small ones)."""
+    data = lines.span_bytes(lo, hi)
+    if whole:
+        options = pj.ReadOptions(block_size=min(len(data) + 1, _MAX_BLOCK), use_threads=False)
+    else:
+        # Blocks of ~1 MB (the reader's default) keep both cores busy on one run;
         # a block must hold the longest line.
-        read_options=pj.ReadOptions(block_size=max(1 << 20, longest + 2)),
+        longest = int((lines.ends[lo:hi] - lines.starts[lo:hi]).max())
+        options = pj.ReadOptions(block_size=max(1 << 20, longest + 2))
+    return pj.read_json(
+        pa.BufferReader(pa.py_buffer(data)),  # type: ignore[arg-type]  # any NativeFile works
+        read_options=options,
         parse_options=_PARSE_OPTIONS[analysis],
     )
 
