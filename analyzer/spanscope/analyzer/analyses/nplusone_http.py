@@ -86,7 +86,7 @@ _FINDINGS_SQL: Final = f"""
         first(TraceId ORDER BY n DESC, wasted_ns DESC, TraceId) AS example_trace_id
     FROM scored
     GROUP BY ALL
-    ORDER BY wasted_ms DESC, repeats DESC, endpoint, url, level
+    ORDER BY wasted_ms DESC, repeats DESC, endpoint, url, level, method, parent NULLS LAST
 """
 
 
