@@ -14,7 +14,10 @@ in-process):
   templates, cache calls, query parameters), built by
   ``spanscope.instrument.configurator.enrichment_pipeline`` exactly as under
   ``opentelemetry-instrument``;
-- ``spanscope_no_hash``: the same with ``SPANSCOPE_PARAMS_HASH=0``.
+- ``spanscope_no_hash``: the same with ``SPANSCOPE_PARAMS_HASH=0``;
+- ``baseline`` (only with ``--baseline DIR``): ``spanscope`` with another copy
+  of ``spanscope/instrument`` imported from ``DIR``, to compare two versions of
+  spanscope in one run.
 
 Both traced configurations use the same batch settings (queue 8,192, 2 s delay)
 so neither drops spans.  Within a round all children stay alive side by side
@@ -29,10 +32,14 @@ the figures are Django's own request path plus tracing.  Views come from
 ``select_related`` ``books/fixed`` view), on a private SQLite copy seeded with
 ``--books`` books.
 
-Each request is timed twice: wall clock, and the process's CPU time (all
-threads, so the batch exporter's encoding counts; less disturbed by other
-processes).  Per-DB-span cost = (median N+1 request time of a configuration -
-that of the configuration below it) / DB spans per N+1 request.  Afterwards the
+Each request is timed three ways: wall clock, the process's CPU time (all
+threads, so the batch exporter's encoding counts) and the request thread's CPU
+time (what the application waits for; the least disturbed by other processes).
+Per-DB-span cost = (median N+1 request time of a configuration - that of the
+configuration below it) / DB spans per N+1 request; and, less noisy, the same
+difference taken on (N+1 request - fixed request) of each configuration, divided
+by the difference in DB spans between the two views, which cancels whatever a
+configuration costs per request rather than per span.  Afterwards the
 spanscope child times its processor's ``on_start`` and each child its exporter
 in place (thread CPU time).
 """
@@ -55,10 +62,16 @@ from typing import IO, Any
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "django_books_demo"
 CONFIGURATIONS = ("none", "upstream", "spanscope", "spanscope_no_hash")
+SPANSCOPE = "spanscope"
+BASELINE = "baseline"  # spanscope imported from --baseline DIR
 # What each configuration's child sets in its environment.
 CONFIGURATION_ENV = {"spanscope_no_hash": {"SPANSCOPE_PARAMS_HASH": "0"}}
 VIEWS = {"hello": "/", "books_fixed": "/books/fixed/", "books_n_plus_1": "/books/"}
-CLOCKS: dict[str, Callable[[], int]] = {"wall": time.perf_counter_ns, "cpu": time.process_time_ns}
+CLOCKS: dict[str, Callable[[], int]] = {
+    "wall": time.perf_counter_ns,
+    "cpu": time.process_time_ns,
+    "thread": time.thread_time_ns,
+}
 
 
 # --- child side ------------------------------------------------------------------
@@ -120,10 +133,10 @@ def _configure_tracing(configuration: str, traces_dir: str) -> Any:
 
     provider = TracerProvider()
     exporter = OTLPJsonFileSpanExporter(traces_dir)
-    exporter.export = _timed_export(exporter.export)  # type: ignore[method-assign]
+    exporter.export = _timed_export(exporter.export)  # type: ignore[method-assign,assignment]
     batch: dict[str, Any] = {"max_queue_size": 8192, "schedule_delay_millis": 2000}
     processor = None
-    if configuration.startswith("spanscope"):
+    if configuration.startswith("spanscope") or configuration == BASELINE:
         from spanscope.instrument import layers
         from spanscope.instrument.configurator import enrichment_pipeline
 
@@ -138,22 +151,108 @@ def _configure_tracing(configuration: str, traces_dir: str) -> Any:
     return provider, processor
 
 
-def _time_on_start(processor: Any, handler: Callable[..., Iterable[bytes]], path: str) -> float:
-    """Mean µs of thread CPU time inside the processor's on_start per DB span."""
-    original = processor.on_start
+# The timing wrapper sits between the SDK and the processor; compiled under
+# contextlib's file name it counts as span-starting plumbing, as the SDK frames
+# around it do, so the processor's stack walk (which skips plumbing and stops at
+# the first frame outside libraries) takes the same path as without the timer.
+_TIMED_ON_START = """
+def timed(span, parent_context=None):
+    started = thread_time_ns()
+    original(span, parent_context)
+    spent[0] += thread_time_ns() - started
+    spent[1] += 1
+"""
+
+
+def _time_in_place(
+    processor: Any, call: Callable[..., None], handler: Callable[..., Iterable[bytes]], path: str
+) -> float:
+    import contextlib
+
     spent = [0, 0]
-
-    def timed(span: Any, parent_context: Any = None) -> None:
-        started = time.thread_time_ns()
-        original(span, parent_context)
-        spent[0] += time.thread_time_ns() - started
-        spent[1] += 1
-
-    processor.on_start = timed
-    for _ in range(5):
-        _request(handler, path)
-    processor.on_start = original
+    namespace = {"original": call, "spent": spent, "thread_time_ns": time.thread_time_ns}
+    exec(compile(_TIMED_ON_START, contextlib.__file__, "exec"), namespace)
+    original = processor.on_start
+    processor.on_start = namespace["timed"]
+    try:
+        for _ in range(5):
+            _request(handler, path)
+    finally:
+        processor.on_start = original
     return spent[0] / spent[1] / 1000 if spent[1] else float("nan")
+
+
+def _time_on_start(
+    processor: Any, handler: Callable[..., Iterable[bytes]], path: str
+) -> dict[str, float]:
+    """Mean µs of thread CPU time inside the processor's on_start per span, and of the timer alone."""
+    return {
+        "on_start_us": _time_in_place(processor, processor.on_start, handler, path),
+        "timer_us": _time_in_place(
+            processor, lambda span, parent_context=None: None, handler, path
+        ),
+    }
+
+
+class SpanscopeSwitch:
+    """Turns spanscope's request-thread work off and on again inside one traced process.
+
+    Off = its span processor out of the SDK's processor tuple, the Django execute
+    wrapper that publishes query parameters out of the connection, and the ORM
+    methods spanscope wraps back to Django's originals (``__wrapped__``): what is
+    left is upstream OpenTelemetry with the same exporter.  Alternating requests
+    on and off in one process compares the two with everything else equal --
+    memory layout, hash seed, caches -- which separate processes cannot.
+    """
+
+    def __init__(self, provider: Any, processor: Any) -> None:
+        from django.db.models.fields import related_descriptors
+        from django.db.models.query import QuerySet
+        from spanscope.instrument import query_params
+
+        self._multi = provider._active_span_processor
+        self._with = self._multi._span_processors
+        self._without = tuple(p for p in self._with if p is not processor)
+        self._publish = query_params.publish_params
+        self._wrapped: list[tuple[Any, str, Any]] = []
+        for owner, names in (
+            (related_descriptors.ForwardManyToOneDescriptor, ("get_object",)),
+            (related_descriptors.ReverseOneToOneDescriptor, ("__get__",)),
+            # _clone: wrapped by earlier versions of spanscope (--baseline).
+            (QuerySet, ("_fetch_all", "count", "exists", "_clone")),
+        ):
+            for name in names:
+                wrapper = owner.__dict__.get(name)
+                if getattr(wrapper, "__spanscope_patched__", False):
+                    self._wrapped.append((owner, name, wrapper))
+
+    def set(self, on: bool, connection: Any) -> None:
+        self._multi._span_processors = self._with if on else self._without
+        for owner, name, wrapper in self._wrapped:
+            setattr(owner, name, wrapper if on else wrapper.__wrapped__)
+        wrappers = connection.execute_wrappers
+        if on and self._publish not in wrappers:
+            wrappers.append(self._publish)
+        elif not on and self._publish in wrappers:
+            wrappers.remove(self._publish)
+
+
+def _paired_cost(
+    switch: SpanscopeSwitch, connection: Any, handler: Callable[..., Iterable[bytes]], pairs: int
+) -> dict[str, float]:
+    """Median request-thread CPU µs per N+1 request with spanscope on minus off, pair by pair."""
+    differences = []
+    for index in range(pairs):
+        timing = {}
+        # Alternate which goes first: a request warms the caches for the next one.
+        for on in (True, False) if index % 2 == 0 else (False, True):
+            switch.set(on, connection)
+            started = time.thread_time_ns()
+            _request(handler, VIEWS["books_n_plus_1"])
+            timing[on] = time.thread_time_ns() - started
+        differences.append(timing[True] - timing[False])
+    switch.set(True, connection)
+    return {"paired_n_plus_1_us": statistics.median(differences) / 1000}
 
 
 def child(configuration: str, traces_dir: str) -> None:
@@ -170,20 +269,23 @@ def child(configuration: str, traces_dir: str) -> None:
     for line in sys.stdin:
         command, _, argument = line.strip().partition(" ")
         answer: dict[str, Any] = {}
-        if command == "request":
+        if command == "paired":
+            provider, processor = traced
+            switch = SpanscopeSwitch(provider, processor)
+            answer = _paired_cost(switch, connection, handler, int(argument))
+        elif command == "request":
             started = {clock: read() for clock, read in CLOCKS.items()}
             _request(handler, VIEWS[argument])
             answer = {clock: read() - started[clock] for clock, read in CLOCKS.items()}
         elif command == "stats":
-            with CaptureQueriesContext(connection) as queries:
-                _request(handler, VIEWS["books_n_plus_1"])
-            answer["db_queries_n_plus_1"] = len(queries.captured_queries)
+            for view in ("books_n_plus_1", "books_fixed"):
+                with CaptureQueriesContext(connection) as queries:
+                    _request(handler, VIEWS[view])
+                answer[f"db_queries_{view}"] = len(queries.captured_queries)
             if traced is not None:
                 provider, processor = traced
                 if processor is not None:
-                    answer["on_start_us"] = _time_on_start(
-                        processor, handler, VIEWS["books_n_plus_1"]
-                    )
+                    answer.update(_time_on_start(processor, handler, VIEWS["books_n_plus_1"]))
                 provider.shutdown()
                 answer["export_us_per_span"] = _EXPORT_COST[0] / max(_EXPORT_COST[1], 1) / 1000
         print(json.dumps(answer), flush=True)
@@ -192,13 +294,16 @@ def child(configuration: str, traces_dir: str) -> None:
 # --- parent side -------------------------------------------------------------------
 
 
-def _child_env(database: Path) -> dict[str, str]:
+def _child_env(database: Path, first_on_path: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPANSCOPE_"))}
+    path = [first_on_path] if first_on_path else []
     env.update(
         DJANGO_SETTINGS_MODULE="django_books_demo.settings",
         SPANSCOPE_DEMO_DB="sqlite",
         SPANSCOPE_DEMO_SQLITE_PATH=str(database),
-        PYTHONPATH=os.pathsep.join([str(DEMO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        PYTHONPATH=os.pathsep.join([*path, str(DEMO), env.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
+        ),
     )
     return env
 
@@ -230,12 +335,15 @@ def seed(database: Path, books: int) -> None:
 class Child:
     """One configuration's process, driven over its stdin/stdout."""
 
-    def __init__(self, configuration: str, database: Path, traces_dir: Path) -> None:
+    def __init__(
+        self, configuration: str, database: Path, traces_dir: Path, baseline: str | None = None
+    ) -> None:
         self.configuration = configuration
         self.process = subprocess.Popen(
             [sys.executable, __file__, "--child", configuration],
             env={
-                **_child_env(database),
+                # A PEP 420 portion found first: its spanscope.instrument wins.
+                **_child_env(database, baseline if configuration == BASELINE else None),
                 **CONFIGURATION_ENV.get(configuration, {}),
                 "BENCH_TRACES_DIR": str(traces_dir),
             },
@@ -262,7 +370,7 @@ class Child:
         self.process.wait(timeout=60)
 
 
-def measure(children: list[Child], requests: int, warmup: int) -> dict[str, Any]:
+def measure(children: list[Child], requests: int, warmup: int, paired: int) -> dict[str, Any]:
     samples: dict[str, dict[str, dict[str, list[int]]]] = {
         c.configuration: {clock: {view: [] for view in VIEWS} for clock in CLOCKS} for c in children
     }
@@ -281,37 +389,68 @@ def measure(children: list[Child], requests: int, warmup: int) -> dict[str, Any]
         for configuration, clocks in samples.items()
     }
     stats = {c.configuration: c.ask("stats") for c in children}
+    for item in children:
+        if paired and item.configuration in (SPANSCOPE, BASELINE):
+            stats[item.configuration].update(item.ask(f"paired {paired}"))
     return {"medians_ms": medians, "stats": stats}
 
 
+def _configurations(result: dict[str, Any]) -> list[str]:
+    return [c for c in (*CONFIGURATIONS, BASELINE) if c in result["medians_ms"]]
+
+
+def per_span_us(result: dict[str, Any], clock: str, upper: str, lower: str) -> dict[str, float]:
+    """``upper``'s added cost per DB span over ``lower``, two ways (see the module docstring)."""
+    medians = result["medians_ms"]
+    stats = result["stats"]["none"]
+    n_plus_1, fixed = stats["db_queries_books_n_plus_1"], stats["db_queries_books_fixed"]
+
+    def view(configuration: str, name: str) -> float:
+        return float(medians[configuration][clock][name])
+
+    over_n_plus_1 = view(upper, "books_n_plus_1") - view(lower, "books_n_plus_1")
+    over_fixed = view(upper, "books_fixed") - view(lower, "books_fixed")
+    return {
+        "n_plus_1": over_n_plus_1 * 1000 / n_plus_1,
+        "n_plus_1_minus_fixed": (over_n_plus_1 - over_fixed) * 1000 / (n_plus_1 - fixed),
+    }
+
+
 def _table(result: dict[str, Any], clock: str) -> list[str]:
-    medians = {c: result["medians_ms"][c][clock] for c in CONFIGURATIONS}
-    queries = result["stats"]["none"]["db_queries_n_plus_1"]
+    configurations = _configurations(result)
+    medians = {c: result["medians_ms"][c][clock] for c in configurations}
+    queries = result["stats"]["none"]["db_queries_books_n_plus_1"]
     title = {
         "wall": "wall-clock latency",
         "cpu": "process CPU time (all threads: the exporter's encoding counts)",
+        "thread": "request-thread CPU time",
     }[clock]
     lines = [
         f"median per request, {title}, ms",
         f"{'view':<16}"
-        + "".join(f"{c:>19}" for c in CONFIGURATIONS)
+        + "".join(f"{c:>19}" for c in configurations)
         + f"{'spanscope/upstream':>20}",
     ]
     for view in VIEWS:
-        row = [medians[c][view] for c in CONFIGURATIONS]
+        row = [medians[c][view] for c in configurations]
         ratio = medians["spanscope"][view] / medians["upstream"][view]
         lines.append(f"{view:<16}" + "".join(f"{m:>19.3f}" for m in row) + f"{ratio:>19.3f}x")
 
-    def per_span(upper: str, lower: str) -> float:
-        difference = medians[upper]["books_n_plus_1"] - medians[lower]["books_n_plus_1"]
-        return difference * 1000 / queries
+    def cost(upper: str, lower: str) -> str:
+        both = per_span_us(result, clock, upper, lower)
+        return f"{both['n_plus_1']:7.1f} µs  ({both['n_plus_1_minus_fixed']:7.1f} from N+1 - fixed)"
 
     fixed = medians["spanscope"]["books_fixed"] / medians["upstream"]["books_fixed"] - 1
     lines += [
-        f"  upstream cost per DB span (over none):                 {per_span('upstream', 'none'):7.1f} µs",
-        f"  spanscope added cost per DB span (over upstream):      {per_span('spanscope', 'upstream'):7.1f} µs",
-        f"  of which the parameter hash (over spanscope_no_hash):  {per_span('spanscope', 'spanscope_no_hash'):7.1f} µs",
-        f"  spanscope added cost on the fixed books view:          {fixed * 100:7.1f} %",
+        f"  per DB span ({queries} per N+1 request):",
+        f"  upstream cost over none:                     {cost('upstream', 'none')}",
+        f"  spanscope added cost over upstream:          {cost('spanscope', 'upstream')}",
+        f"  of which the parameter hash (over no_hash):  {cost('spanscope', 'spanscope_no_hash')}",
+    ]
+    if BASELINE in medians:
+        lines.append(f"  baseline added cost over upstream:           {cost(BASELINE, 'upstream')}")
+    lines += [
+        f"  spanscope added cost on the fixed books view: {fixed * 100:7.1f} %",
         "",
     ]
     return lines
@@ -319,16 +458,32 @@ def _table(result: dict[str, Any], clock: str) -> list[str]:
 
 def report(result: dict[str, Any]) -> str:
     stats = result["stats"]
-    queries = stats["none"]["db_queries_n_plus_1"]
+    queries = stats["none"]["db_queries_books_n_plus_1"]
     lines = [f"N+1 view: {queries} DB spans per request", ""]
-    for clock in ("wall", "cpu"):
+    for clock in CLOCKS:
         lines += _table(result, clock)
-    lines += [
-        "timed in place (thread CPU time):",
-        f"  spanscope on_start:                    {stats['spanscope']['on_start_us']:6.1f} µs per DB span",
-        f"  exporter (encode + write), upstream:   {stats['upstream']['export_us_per_span']:6.1f} µs per span",
-        f"  exporter (encode + write), spanscope:  {stats['spanscope']['export_us_per_span']:6.1f} µs per span",
-    ]
+    lines += ["spanscope on minus off in one process, request-thread CPU (median of pairs):"]
+    for configuration in _configurations(result):
+        if "paired_n_plus_1_us" in stats[configuration]:
+            paired = stats[configuration]["paired_n_plus_1_us"]
+            lines.append(
+                f"  {configuration}:{'':<{36 - len(configuration)}}"
+                f"{paired / queries:6.1f} µs per DB span ({paired / 1000:.3f} ms per N+1 request)"
+            )
+    lines += ["", "timed in place (thread CPU time):"]
+    for configuration in _configurations(result):
+        if "on_start_us" in stats[configuration]:
+            lines.append(
+                f"  {configuration} on_start:{'':<{26 - len(configuration)}}"
+                f"{stats[configuration]['on_start_us']:6.1f} µs per span "
+                f"(the timer alone: {stats[configuration]['timer_us']:.1f} µs)"
+            )
+    for configuration in _configurations(result):
+        if "export_us_per_span" in stats[configuration]:
+            lines.append(
+                f"  exporter (encode + write), {configuration}:{'':<{17 - len(configuration)}}"
+                f"{stats[configuration]['export_us_per_span']:6.1f} µs per span"
+            )
     return "\n".join(lines)
 
 
@@ -358,30 +513,43 @@ def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--child", choices=CONFIGURATIONS, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=(*CONFIGURATIONS, BASELINE), help=argparse.SUPPRESS)
     parser.add_argument("--requests", type=int, default=60, help="timed requests per view")
     parser.add_argument("--warmup", type=int, default=5, help="untimed requests per view first")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each with fresh processes")
     parser.add_argument("--books", type=int, default=50, help="books in the database")
+    parser.add_argument(
+        "--pairs",
+        type=int,
+        default=60,
+        help="N+1 requests with spanscope on and off in one process, per round (0: none)",
+    )
     parser.add_argument("--quick", action="store_true", help="1 round of 8 requests per view")
     parser.add_argument("--json", action="store_true", help="also print the raw results")
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also run spanscope from DIR/spanscope/instrument (e.g. an older copy) as 'baseline'",
+    )
     args = parser.parse_args(argv)
     if args.child:
         child(args.child, os.environ["BENCH_TRACES_DIR"])
         return
     if args.quick:
-        args.requests, args.warmup, args.rounds = 8, 2, 1
+        args.requests, args.warmup, args.rounds, args.pairs = 8, 2, 1, 8
     with tempfile.TemporaryDirectory(prefix="spanscope-bench-") as tmp:
         database = Path(tmp) / "books.sqlite3"
         seed(database, args.books)
         load_before = os.getloadavg()[0]
         rounds = []
         for number in range(args.rounds):
+            configurations = CONFIGURATIONS + ((BASELINE,) if args.baseline else ())
             children = [
-                Child(c, database, Path(tmp) / f"traces-{number}-{c}") for c in CONFIGURATIONS
+                Child(c, database, Path(tmp) / f"traces-{number}-{c}", args.baseline)
+                for c in configurations
             ]
             try:
-                rounds.append(measure(children, args.requests, args.warmup))
+                rounds.append(measure(children, args.requests, args.warmup, args.pairs))
             finally:
                 for item in children:
                     item.close()

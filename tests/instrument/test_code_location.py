@@ -8,7 +8,6 @@ import os
 import sys
 import sysconfig
 from pathlib import Path
-from types import FrameType
 
 import django
 import opentelemetry.sdk.trace
@@ -93,7 +92,7 @@ def test_spans_of_other_instrumentations_are_left_alone() -> None:
 
 
 class BrokenLocator(CodeLocator):
-    def locate(self, frame: FrameType | None) -> None:
+    def locate_caller(self) -> None:
         raise RuntimeError("simulated failure")
 
 

@@ -8,9 +8,11 @@ attributes and hashing the parameters cost 8-10 µs of the ~15 µs, against
 ~1 µs per span for the same work in a tight loop over an export batch.
 
 So with deferral on (spanscope's configurator turns it on), ``on_start`` keeps
-only what must be captured while the query runs -- the code location found by
-the stack walk, the current ORM relation, the query parameters -- as one tuple
-filed under the span id in :class:`PendingAttributes`, and
+only what must be captured while the query runs -- the application frame found
+by the stack walk, raw (code object, instruction offset: its line and function
+name are worked out here, see :func:`spanscope.instrument.code_location.resolve`),
+the current ORM relation, the query parameters -- as one tuple filed under the
+span id in :class:`PendingAttributes`, and
 :class:`EnrichingSpanExporter`, which the configurator puts in front of every
 exporter, turns a whole export batch's tuples into attributes (hashing the
 parameters) just before the wrapped exporter encodes them.
@@ -39,7 +41,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.util.types import AttributeValue
 from spanscope.instrument import attributes, query_params
-from spanscope.instrument.code_location import CodeLocation
+from spanscope.instrument.code_location import RawLocation, resolve
 from spanscope.instrument.relation_context import Relation
 
 _logger = logging.getLogger(__name__)
@@ -51,10 +53,10 @@ MAX_PENDING = 16_384
 _NO_PARAMS = query_params.no_params()
 
 
-# What ``on_start`` captured for one span: (layer, code location, ORM relation,
+# What ``on_start`` captured for one span: (layer, raw code location, ORM relation,
 # query parameters or query_params.no_params()).  A plain tuple: building a
 # NamedTuple costs a Python-level __new__ call per span.
-Captured = tuple[str | None, CodeLocation | None, Relation | None, object]
+Captured = tuple[str | None, RawLocation | None, Relation | None, object]
 
 
 class Enrichment:
@@ -65,11 +67,12 @@ class Enrichment:
         self.capture_params = capture_params
 
     def attributes(self, captured: Captured) -> dict[str, AttributeValue]:
-        layer, location, relation, params = captured
+        layer, raw_location, relation, params = captured
         out: dict[str, AttributeValue] = {}
         if layer is not None:
             out[attributes.LAYER] = layer
-        if location is not None:
+        if raw_location is not None:
+            location = resolve(raw_location)
             out[attributes.CODE_FILE_PATH] = location.file_path
             out[attributes.CODE_LINE_NUMBER] = location.line_number
             out[attributes.CODE_FUNCTION_NAME] = location.function_name

@@ -18,6 +18,12 @@ Two modes:
   turns it into attributes in batches on the exporter thread
   (:mod:`spanscope.instrument.deferred`, which also explains the measurements).
 
+``on_start`` runs for every span of every request, so it does little: spans
+come in runs from one instrumentation scope, so the rule of the last scope seen
+is reused after an identity check (no property call, no string hash), the
+location is captured raw (:meth:`CodeLocator.locate_caller`), and the capture
+is filed with one call.
+
 Either way the stack walk skips the span-starting plumbing
 (:meth:`CodeLocator.locate_caller`), and spans of instrumentations not in the
 registry return after one dict lookup.  Costs: ``benchmarks/bench_instrument.py``.
@@ -26,14 +32,16 @@ registry return after one dict lookup.  Costs: ``benchmarks/bench_instrument.py`
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from spanscope.instrument import attributes, query_params
 from spanscope.instrument.code_location import CodeLocator
 from spanscope.instrument.deferred import Captured, Enrichment, PendingAttributes
+from spanscope.instrument.query_params import current_params
 from spanscope.instrument.relation_context import current_relation
 from spanscope.instrument.span_attributes import add_attributes
 
@@ -120,28 +128,36 @@ class SpanscopeSpanProcessor(SpanProcessor):
         if pending is not None:
             enrichment = pending.enrichment
         self._enrichment = enrichment if enrichment is not None else enrichment_from_env()
-        self._add: Callable[[Span, Captured], None] = (
-            self._file if pending is not None else self._store
-        )
+        # Deferred mode files by span id; immediate mode stores on the span.
+        self._file = pending.add if pending is not None else None
+        # The last instrumentation scope seen and its rule: spans come in runs of one scope.
+        self._last: tuple[InstrumentationScope | None, ScopeRule | None] = (None, None)
+
+    def _rule(self, scope: InstrumentationScope | None) -> ScopeRule | None:
+        rule = self._rules.get(scope.name) if scope is not None else None
+        self._last = (scope, rule)
+        return rule
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
             scope = span.instrumentation_scope
-            rule = self._rules.get(scope.name) if scope is not None else None
+            last_scope, rule = self._last
+            if scope is not last_scope:
+                rule = self._rule(scope)
             if rule is None:
                 return
+            location = self._locator.locate_caller() if rule.locate else None
             captured: Captured = (
-                rule.layer,
-                self._locator.locate_caller() if rule.locate else None,
-                current_relation.get() if rule.query else None,
-                query_params.current_params.get() if rule.query else _NO_PARAMS,
+                (rule.layer, location, current_relation.get(), current_params.get())
+                if rule.query
+                else (rule.layer, location, None, _NO_PARAMS)
             )
-            self._add(span, captured)
+            if self._file is not None:
+                self._file(span.context.span_id, captured)
+            else:
+                self._store(span, captured)
         except Exception:  # never let enrichment break the host application
             _logger.debug("spanscope could not enrich span %r", span, exc_info=True)
-
-    def _file(self, span: Span, captured: Captured) -> None:
-        self._pending.add(span.get_span_context().span_id, captured)  # type: ignore[union-attr]
 
     def _store(self, span: Span, captured: Captured) -> None:
         values = self._enrichment.attributes(captured)

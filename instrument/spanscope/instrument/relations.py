@@ -18,9 +18,12 @@ How each kind is caught (Django 4.2-5.x):
   ``create_forward_many_to_many_manager``, which Django calls through their
   module globals the first time a descriptor's ``related_manager_cls`` is read,
   so replacing those globals before any model is used is enough.  The wrapped
-  ``get_queryset`` tags the queryset it returns, ``QuerySet._clone`` carries the
-  tag to ``.filter()``/``.order_by()`` chains, and the evaluating methods
-  (``_fetch_all``, ``count``, ``exists``) set the relation while they query.
+  ``get_queryset`` tags the SQL ``Query`` of the queryset it returns;
+  ``Query.clone`` copies its ``__dict__``, so ``.filter()``/``.order_by()``
+  chains carry the tag with no patch on the per-clone path (a ``_clone`` wrapper
+  cost every queryset of the application a Python call per clone), and the
+  evaluating methods (``_fetch_all``, ``count``, ``exists``) set the relation
+  while they query.
 
 - generic relations (``django.contrib.contenttypes``): ``GenericForeignKey.__get__``
   runs the query of ``comment.content_object``; a ``GenericRelation`` manager
@@ -39,6 +42,11 @@ How each kind is caught (Django 4.2-5.x):
 The tag is a private attribute rather than a ``_hints`` entry (as other N+1
 detectors do) because hints are passed as keyword arguments to database
 routers, and a router with an explicit signature would raise on an unknown key.
+The wrappers on the per-query path do as little as they can -- the evaluating
+methods' wrappers take Django's exact, argument-less signatures, a descriptor's
+wrapper finds its relation cached in the descriptor's ``__dict__`` -- because
+each runs once per query, and each frame it adds is one more frame for the
+span processor's stack walk.
 Prefetched managers return their cached queryset untagged, and
 ``get_prefetch_querysets`` builds its queryset without the wrapped
 ``get_queryset``, so prefetch queries are not mistaken for lazy loads.
@@ -62,7 +70,9 @@ from spanscope.instrument.relation_context import Relation, RelationKind, curren
 
 _logger = logging.getLogger(__name__)
 
-_TAG = "_spanscope_relation"  # QuerySet attribute holding the Relation of a related manager
+# Attribute holding a Relation: on the sql.Query of a related manager's queryset,
+# and cached on descriptors and generic foreign keys.
+_TAG = "_spanscope_relation"
 _PATCHED = "__spanscope_patched__"
 _lock = threading.Lock()
 _installed = False
@@ -83,6 +93,57 @@ def _is_patched(function: object) -> bool:
     return bool(getattr(function, _PATCHED, False))
 
 
+def _replace(owner: Any, name: str, make_wrapper: Callable[[Any], Any]) -> None:
+    """``owner.name = make_wrapper(owner.name)``, once: a second install leaves it alone."""
+    original = getattr(owner, name)
+    if not _is_patched(original):
+        setattr(owner, name, _mark(make_wrapper(original)))
+
+
+def _setting_relation(original: F, relation_of: Callable[[Any], Relation]) -> F:
+    """Wrap a descriptor method ``(self, instance, ...)`` that queries: the relation is current.
+
+    ``relation_of(self)`` caches the relation in ``self.__dict__`` (one per model
+    field for the life of the process), where the wrapper looks first.
+    """
+
+    @functools.wraps(original)
+    def wrapper(self: Any, instance: Any, *args: Any) -> Any:
+        if instance is None:  # class access (``Book.author``): no query
+            return original(self, instance, *args)
+        try:  # free unless it raises (3.11's zero-cost exceptions)
+            relation = self.__dict__.get(_TAG) or relation_of(self)
+        except Exception:
+            _logger.debug("spanscope: no relation for %r", self, exc_info=True)
+            return original(self, instance, *args)
+        token = current_relation.set(relation)
+        try:
+            return original(self, instance, *args)
+        finally:
+            current_relation.reset(token)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _tagging_factory(original: F, relation_of: Callable[..., Relation]) -> F:
+    """Wrap a related-manager class factory ``(superclass, rel, ...)``: its managers tag querysets.
+
+    ``relation_of`` takes the factory's arguments after ``superclass``.  Runs once
+    per relation (Django caches the manager class), never per query.
+    """
+
+    @functools.wraps(original)
+    def factory(superclass: Any, rel: Any, *args: Any, **kwargs: Any) -> Any:
+        manager_cls = original(superclass, rel, *args, **kwargs)
+        try:
+            _tag_manager_class(manager_cls, relation_of(rel, *args, **kwargs))
+        except Exception:
+            _logger.debug("spanscope: cannot tag the related manager of %r", rel, exc_info=True)
+        return manager_cls
+
+    return factory  # type: ignore[return-value]
+
+
 # --- forward FK / one-to-one -------------------------------------------------
 
 
@@ -97,24 +158,12 @@ def _forward_relation(descriptor: Any) -> Relation:
 
 
 def _patch_forward_descriptor(rd: Any) -> None:
-    cls = rd.ForwardManyToOneDescriptor
-    original = cls.get_object
-    if _is_patched(original):
-        return
-
-    @functools.wraps(original)
-    def get_object(self: Any, instance: Any) -> Any:
-        try:
-            token = current_relation.set(_forward_relation(self))
-        except Exception:
-            _logger.debug("spanscope: no relation for %r", self, exc_info=True)
-            return original(self, instance)
-        try:
-            return original(self, instance)
-        finally:
-            current_relation.reset(token)
-
-    cls.get_object = _mark(get_object)
+    # ForwardOneToOneDescriptor reaches get_object through super().
+    _replace(
+        rd.ForwardManyToOneDescriptor,
+        "get_object",
+        lambda original: _setting_relation(original, _forward_relation),
+    )
 
 
 # --- reverse one-to-one ------------------------------------------------------
@@ -131,26 +180,11 @@ def _reverse_one_to_one_relation(descriptor: Any) -> Relation:
 
 
 def _patch_reverse_one_to_one_descriptor(rd: Any) -> None:
-    cls = rd.ReverseOneToOneDescriptor
-    original = cls.__get__
-    if _is_patched(original):
-        return
-
-    @functools.wraps(original)
-    def __get__(self: Any, instance: Any, cls: Any = None) -> Any:
-        if instance is None:
-            return original(self, instance, cls)
-        try:
-            token = current_relation.set(_reverse_one_to_one_relation(self))
-        except Exception:
-            _logger.debug("spanscope: no relation for %r", self, exc_info=True)
-            return original(self, instance, cls)
-        try:
-            return original(self, instance, cls)
-        finally:
-            current_relation.reset(token)
-
-    cls.__get__ = _mark(__get__)
+    _replace(
+        rd.ReverseOneToOneDescriptor,
+        "__get__",
+        lambda original: _setting_relation(original, _reverse_one_to_one_relation),
+    )
 
 
 # --- reverse FK and many-to-many managers --------------------------------------
@@ -166,7 +200,13 @@ def _tag_manager_class(manager_cls: Any, relation: Relation) -> None:
         queryset = original(self)
         # A prefetched relation returns its already-filled cache: no query to label.
         if getattr(queryset, "_result_cache", True) is None:
-            setattr(queryset, _TAG, relation)
+            # A fresh Query: _apply_rel_filters has just cloned it for this queryset.
+            # The private _query, as the evaluating wrappers read it: the public
+            # property would apply a deferred filter early.
+            try:
+                queryset._query.__dict__[_TAG] = relation
+            except Exception:
+                _logger.debug("spanscope: cannot tag %r", type(queryset), exc_info=True)
         return queryset
 
     manager_cls.get_queryset = _mark(get_queryset)
@@ -183,77 +223,53 @@ def _many_to_many_relation(rel: Any, reverse: bool) -> Relation:
 
 
 def _patch_reverse_many_to_one_factory(rd: Any) -> None:
-    original = rd.create_reverse_many_to_one_manager
-    if _is_patched(original):
-        return
-
-    @functools.wraps(original)
-    def create_reverse_many_to_one_manager(superclass: Any, rel: Any) -> Any:
-        manager_cls = original(superclass, rel)
-        try:
-            _tag_manager_class(manager_cls, _reverse_fk_relation(rel))
-        except Exception:
-            _logger.debug("spanscope: cannot tag reverse FK manager %r", rel, exc_info=True)
-        return manager_cls
-
-    rd.create_reverse_many_to_one_manager = _mark(create_reverse_many_to_one_manager)
+    _replace(
+        rd,
+        "create_reverse_many_to_one_manager",
+        lambda original: _tagging_factory(original, _reverse_fk_relation),
+    )
 
 
 def _patch_many_to_many_factory(rd: Any) -> None:
-    original = rd.create_forward_many_to_many_manager
-    if _is_patched(original):
-        return
-
-    @functools.wraps(original)
-    def create_forward_many_to_many_manager(superclass: Any, rel: Any, reverse: Any) -> Any:
-        manager_cls = original(superclass, rel, reverse)
-        try:
-            _tag_manager_class(manager_cls, _many_to_many_relation(rel, bool(reverse)))
-        except Exception:
-            _logger.debug("spanscope: cannot tag many-to-many manager %r", rel, exc_info=True)
-        return manager_cls
-
-    rd.create_forward_many_to_many_manager = _mark(create_forward_many_to_many_manager)
+    _replace(
+        rd,
+        "create_forward_many_to_many_manager",
+        lambda original: _tagging_factory(
+            original, lambda rel, reverse: _many_to_many_relation(rel, bool(reverse))
+        ),
+    )
 
 
-# --- QuerySet: carry the tag, set the relation while querying --------------------------
+# --- QuerySet: set the relation while querying ------------------------------------------
 
-# The QuerySet methods that run a query for the queryset itself.
+# The QuerySet methods that run a query for the queryset itself; each takes no
+# argument (Django 4.2-5.x), so the wrapper takes none either.
 _EVALUATING_METHODS = ("_fetch_all", "count", "exists")
 
 
 def _evaluating(original: F) -> F:
     @functools.wraps(original)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        relation = self.__dict__.get(_TAG)
+    def wrapper(self: Any) -> Any:
+        relation = self._query.__dict__.get(_TAG)
         if relation is None:
-            return original(self, *args, **kwargs)
+            return original(self)
         token = current_relation.set(relation)
         try:
-            return original(self, *args, **kwargs)
+            return original(self)
         finally:
             current_relation.reset(token)
 
-    return _mark(wrapper)  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]
 
 
 def _patch_queryset(queryset_cls: Any) -> None:
-    original_clone = queryset_cls._clone
-    if not _is_patched(original_clone):
-
-        @functools.wraps(original_clone)
-        def _clone(self: Any, *args: Any, **kwargs: Any) -> Any:
-            clone = original_clone(self, *args, **kwargs)
-            relation = self.__dict__.get(_TAG)
-            if relation is not None:
-                clone.__dict__[_TAG] = relation
-            return clone
-
-        queryset_cls._clone = _mark(_clone)
+    # The wrapper reads the tag from the private ``_query`` (the public ``query``
+    # property is a Python call on every evaluation); a Django without it is
+    # left unpatched, and this patch reported as failed.
+    if "_query" not in queryset_cls().__dict__:
+        raise TypeError(f"{queryset_cls!r} instances have no _query; relations not tracked")
     for name in _EVALUATING_METHODS:
-        method = getattr(queryset_cls, name)
-        if not _is_patched(method):
-            setattr(queryset_cls, name, _evaluating(method))
+        _replace(queryset_cls, name, _evaluating)
 
 
 def _patch_queryset_module(rd: Any) -> None:
@@ -308,43 +324,19 @@ def _generic_relation(rel: Any) -> Relation:
 
 
 def _patch_generic_foreign_key(fields: Any) -> None:
-    cls = fields.GenericForeignKey
-    original = cls.__get__
-    if _is_patched(original):
-        return
-
-    @functools.wraps(original)
-    def __get__(self: Any, instance: Any, cls: Any = None) -> Any:
-        if instance is None:
-            return original(self, instance, cls)
-        try:
-            token = current_relation.set(_generic_foreign_key_relation(self))
-        except Exception:
-            _logger.debug("spanscope: no relation for %r", self, exc_info=True)
-            return original(self, instance, cls)
-        try:
-            return original(self, instance, cls)
-        finally:
-            current_relation.reset(token)
-
-    cls.__get__ = _mark(__get__)
+    _replace(
+        fields.GenericForeignKey,
+        "__get__",
+        lambda original: _setting_relation(original, _generic_foreign_key_relation),
+    )
 
 
 def _patch_generic_manager_factory(fields: Any) -> None:
-    original = fields.create_generic_related_manager
-    if _is_patched(original):
-        return
-
-    @functools.wraps(original)
-    def create_generic_related_manager(superclass: Any, rel: Any) -> Any:
-        manager_cls = original(superclass, rel)
-        try:
-            _tag_manager_class(manager_cls, _generic_relation(rel))
-        except Exception:
-            _logger.debug("spanscope: cannot tag generic relation manager %r", rel, exc_info=True)
-        return manager_cls
-
-    fields.create_generic_related_manager = _mark(create_generic_related_manager)
+    _replace(
+        fields,
+        "create_generic_related_manager",
+        lambda original: _tagging_factory(original, _generic_relation),
+    )
 
 
 def _patch_loaded_contenttypes() -> bool:
