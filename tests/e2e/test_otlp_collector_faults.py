@@ -32,13 +32,11 @@ from __future__ import annotations
 import re
 import signal
 import statistics
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -50,7 +48,7 @@ from demo_harness import (
 from demo_harness.ports import LOOPBACK, free_port, wait_until
 from demo_harness.trace_files import TraceFiles, read_trace_files
 from demo_harness.traffic import get
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from fake_otlp_collector import FakeCollector
 from spanscope.analyzer.load import load
 from test_otlp_outage_latency import LATENCY_FACTOR, LATENCY_SLACK_S, QUERIES, rss_bytes
 from test_servers_collect_otlp import spanscope_collect
@@ -89,12 +87,6 @@ RECOVERY_REQUESTS = 5
 ARRIVAL_TIMEOUT_S = 20.0  # longest backoff wait (4 s) plus a batch, generously
 
 
-def span_count(request: ExportTraceServiceRequest) -> int:
-    return sum(
-        len(scope.spans) for resource in request.resource_spans for scope in resource.scope_spans
-    )
-
-
 @dataclass(frozen=True)
 class DropSummary:
     failed: int
@@ -119,57 +111,6 @@ def drop_summaries(log: str) -> list[DropSummary]:
 
 def spanscope_lines(log: str, needle: str) -> list[str]:
     return [line for line in log.splitlines() if "spanscope: " in line and needle in line]
-
-
-class FaultyCollector:
-    """A loopback OTLP/HTTP endpoint answering every POST with ``status`` after ``delay_s``.
-
-    Hand-written on the standard library's HTTP server: the point is to answer
-    *wrongly*, which no real receiver does on purpose.
-    """
-
-    def __init__(self, status: HTTPStatus, delay_s: float) -> None:
-        self.status = status
-        self.delay_s = delay_s
-        self.posts = 0
-        self.accepted_spans = 0  # spans in the POSTs answered 2xx
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        collector = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with collector._lock:
-                    collector.posts += 1
-                # Event.wait, not sleep: teardown must not wait for a slow answer.
-                collector._stop.wait(collector.delay_s)
-                if collector.status < 300:
-                    spans = span_count(ExportTraceServiceRequest.FromString(body))
-                    with collector._lock:
-                        collector.accepted_spans += spans
-                self.send_response(collector.status)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")  # an empty message is valid protobuf
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                return  # keep the test output quiet
-
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        self._server.daemon_threads = True
-        self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,))
-
-    def __enter__(self) -> FaultyCollector:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
 
 
 @dataclass
@@ -249,7 +190,7 @@ def fault_runs(
     def run(name: str) -> FaultRun:
         if name not in runs:
             status, delay_s, flood = FAULTS[name]
-            with FaultyCollector(status, delay_s) as collector:
+            with FakeCollector(status, delay_s) as collector:
                 workdir = tmp_path_factory.mktemp(name)
                 runs[name] = serve(name, sqlite_demo_env, workdir, collector.port, flood)
                 runs[name].posts = collector.posts

@@ -16,14 +16,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from fake_otlp_collector import FakeCollector
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
     OTLPSpanExporter as GrpcSpanExporter,
 )
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
@@ -42,67 +41,6 @@ SDK_BATCH_FAILURE = "Failed to export spans batch"
 # Long enough for the SDK to see its schedule, short enough to keep tests quick.
 SCHEDULE_MS = 50
 EXPORT_TIMEOUT_S = 1.0
-
-
-class Collector:
-    """A loopback OTLP/HTTP endpoint answering ``status`` after ``delay_s``; counts accepted spans."""
-
-    def __init__(
-        self, status: HTTPStatus = HTTPStatus.OK, delay_s: float = 0.0, refuse_first: int = 0
-    ) -> None:
-        self.status = status
-        self.delay_s = delay_s
-        self.refuse_first = refuse_first  # answer 503 to that many POSTs first
-        self.received = 0  # spans in POSTs answered 2xx
-        self.posts = 0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        collector = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                collector._stop.wait(collector.delay_s)
-                with collector._lock:
-                    refuse = collector.posts < collector.refuse_first
-                status = HTTPStatus.SERVICE_UNAVAILABLE if refuse else collector.status
-                if status < 300:
-                    request = ExportTraceServiceRequest.FromString(body)
-                    spans = sum(
-                        len(scope.spans)
-                        for resource in request.resource_spans
-                        for scope in resource.scope_spans
-                    )
-                    with collector._lock:
-                        collector.received += spans
-                with collector._lock:
-                    collector.posts += 1
-                self.send_response(status)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                return
-
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        self._server.daemon_threads = True
-        self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://{LOOPBACK}:{self.port}/v1/traces"
-
-    def __enter__(self) -> Collector:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
 
 
 @contextmanager
@@ -194,7 +132,7 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> None:
 def test_a_refusing_collector_gets_one_warning_for_many_failed_batches(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with Collector(HTTPStatus.BAD_REQUEST) as collector:
+    with FakeCollector(HTTPStatus.BAD_REQUEST) as collector:
         app = traced(collector.endpoint)
         for _ in range(4):
             app.end_spans(3)
@@ -213,7 +151,7 @@ def test_a_refusing_collector_gets_one_warning_for_many_failed_batches(
 
 
 def test_the_sdk_per_batch_failure_lines_are_withheld(caplog: pytest.LogCaptureFixture) -> None:
-    with Collector(HTTPStatus.BAD_REQUEST) as collector:
+    with FakeCollector(HTTPStatus.BAD_REQUEST) as collector:
         app = traced(collector.endpoint)
         for _ in range(3):
             app.end_spans(2)
@@ -225,7 +163,7 @@ def test_the_sdk_per_batch_failure_lines_are_withheld(caplog: pytest.LogCaptureF
 
 def test_the_withheld_lines_stay_available_at_debug(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger=otlp_drops.__name__)
-    with Collector(HTTPStatus.BAD_REQUEST) as collector:
+    with FakeCollector(HTTPStatus.BAD_REQUEST) as collector:
         app = traced(collector.endpoint)
         app.end_spans(2)
         app.flush()
@@ -243,7 +181,7 @@ def test_the_withheld_lines_stay_available_at_debug(caplog: pytest.LogCaptureFix
 def test_the_exporter_logger_is_not_silenced_outside_an_export(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with Collector(HTTPStatus.BAD_REQUEST) as collector:
+    with FakeCollector(HTTPStatus.BAD_REQUEST) as collector:
         app = traced(collector.endpoint)
         app.end_spans(2)
         app.flush()
@@ -267,7 +205,7 @@ def test_the_exporter_logger_is_not_silenced_on_other_threads_during_an_export(
 
 
 def test_the_summary_counts_every_refused_span_once(caplog: pytest.LogCaptureFixture) -> None:
-    with Collector(HTTPStatus.BAD_REQUEST) as collector:
+    with FakeCollector(HTTPStatus.BAD_REQUEST) as collector:
         app = traced(collector.endpoint)
         app.end_spans(5)
         app.flush()
@@ -284,12 +222,12 @@ def test_the_summary_counts_every_refused_span_once(caplog: pytest.LogCaptureFix
 def test_a_healthy_collector_leaves_no_warning_and_gets_every_span(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with Collector() as collector:
+    with FakeCollector() as collector:
         app = traced(collector.endpoint)
         app.end_spans(10)
         totals = app.shutdown()
 
-    assert collector.received == 10
+    assert collector.accepted_spans == 10
     assert totals.total == 0
     assert spanscope_warnings(caplog, "spanscope") == []
 
@@ -297,7 +235,7 @@ def test_a_healthy_collector_leaves_no_warning_and_gets_every_span(
 def test_recovery_is_logged_once_when_the_collector_accepts_again(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with Collector(HTTPStatus.SERVICE_UNAVAILABLE) as collector:
+    with FakeCollector(HTTPStatus.SERVICE_UNAVAILABLE) as collector:
         app = traced(collector.endpoint)
         app.end_spans(4)
         app.flush()  # 503 is retried until the 1 s timeout, then given up
@@ -312,21 +250,21 @@ def test_recovery_is_logged_once_when_the_collector_accepts_again(
         f"spanscope: OTLP export to {collector.endpoint} works again; at least 4 spans were "
         "dropped meanwhile (the totals are logged at exit)"
     ]
-    assert collector.received == 15
+    assert collector.accepted_spans == 15
     assert totals == DropTotals(export_failed=4, queue_full=0)
 
 
 def test_an_export_that_succeeds_on_retry_drops_nothing_and_keeps_the_final_flush(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with Collector(refuse_first=1) as collector:
+    with FakeCollector(refuse_first=1) as collector:
         app = Traced(export_processor(OTLPSpanExporter(collector.endpoint, timeout=5)))
         app.end_spans(3)
         app.flush()  # 503, then 200 on the SDK's retry about 1 s later
         app.end_spans(4)
         totals = app.shutdown()
 
-    assert collector.received == 7
+    assert collector.accepted_spans == 7
     assert totals.total == 0
     assert spanscope_warnings(caplog, "spanscope") == []
 
@@ -362,7 +300,7 @@ def test_a_collector_that_never_answers_is_reported_with_how_long_the_export_wai
 def test_a_second_outage_right_after_a_recovery_is_counted_but_not_announced(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    with Collector(HTTPStatus.BAD_REQUEST) as collector:
+    with FakeCollector(HTTPStatus.BAD_REQUEST) as collector:
         app = traced(collector.endpoint)
         for status in (HTTPStatus.BAD_REQUEST, HTTPStatus.OK, HTTPStatus.BAD_REQUEST):
             collector.status = status
@@ -379,12 +317,12 @@ def test_spans_discarded_by_a_full_queue_are_counted_exactly(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Each export takes 0.3 s; the app ends 200 spans at once into a queue of 8.
-    with Collector(HTTPStatus.OK, delay_s=0.3) as collector:
+    with FakeCollector(HTTPStatus.OK, delay_s=0.3) as collector:
         app = traced(collector.endpoint, max_queue_size=8, max_export_batch_size=4)
         app.end_spans(200)
         time.sleep(0.5)  # the next export sees more spans handed over than can be queued
         totals = app.shutdown()
-        received = collector.received
+        received = collector.accepted_spans
 
     assert totals.export_failed == 0
     assert totals.queue_full > 0
@@ -411,7 +349,7 @@ def test_ending_spans_never_waits_for_a_collector_that_does_not_answer() -> None
 
 
 def test_shutdown_with_a_failing_collector_does_not_retry_every_batch() -> None:
-    with Collector(HTTPStatus.SERVICE_UNAVAILABLE) as collector:
+    with FakeCollector(HTTPStatus.SERVICE_UNAVAILABLE) as collector:
         exporter = OTLPSpanExporter(collector.endpoint, timeout=10)
         app = Traced(export_processor(exporter, max_queue_size=512, max_export_batch_size=8))
         app.end_spans(8)
