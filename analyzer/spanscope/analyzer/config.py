@@ -47,7 +47,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, TypedDict, TypeVar
 
 from spanscope.analyzer.errors import SpanscopeError
 from spanscope.analyzer.sqlnorm import normalize
@@ -143,6 +143,24 @@ class Config:
     compare: CompareOptions = field(default_factory=CompareOptions)
     check: CheckConfig = field(default_factory=CheckConfig)
     acknowledged: tuple[Acknowledgment, ...] = ()
+
+    def analysis_options(
+        self, min_repeats: int | None, group_by: str | None, apdex_ms: float | None
+    ) -> AnalysisOptions:
+        """The command line's values where given, this file's (or the defaults) elsewhere."""
+        return AnalysisOptions(
+            min_repeats=min_repeats if min_repeats is not None else self.min_repeats,
+            group_by=group_by if group_by is not None else self.group_by,
+            apdex_ms=apdex_ms if apdex_ms is not None else self.apdex_ms,
+        )
+
+
+class AnalysisOptions(TypedDict):
+    """Keyword arguments of ``analyze`` and ``html_report`` that the config file can set."""
+
+    min_repeats: int
+    group_by: str
+    apdex_ms: float
 
 
 # --- discovery and parsing -------------------------------------------------------------

@@ -54,11 +54,9 @@ def analyze_command(
     config = load_config(config_path)
     report = analyze(
         list(paths),
-        min_repeats=min_repeats if min_repeats is not None else config.min_repeats,
         input_format=input_format,
         strict=strict,
-        group_by=group_by or config.group_by,
-        apdex_ms=apdex_ms if apdex_ms is not None else config.apdex_ms,
+        **config.analysis_options(min_repeats, group_by, apdex_ms),
     )
     print_diagnostics(report.diagnostics)
     if config.acknowledged:
