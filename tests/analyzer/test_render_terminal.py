@@ -71,3 +71,18 @@ def test_milliseconds_keep_at_most_six_characters() -> None:
         "12,346",
         "123s",
     ]
+
+
+def test_every_endpoint_column_survives_the_widest_figures_in_100_columns() -> None:
+    # Seconds-long requests print as "1,950" (wider than "250s") and a loop of 2,000
+    # queries as "2000.0": the widest cells the table gets; nothing may be cropped.
+    b = SpanBuilder()
+    for i in range(6):
+        req = b.request("GET", "books/fixed/", start_ms=i * 10_000, duration_ms=1_950 + i)
+        b.queries(req, "SELECT {i}", count=2_000, start_ms=i * 10_000 + 1, each_ms=0.1)
+    text = render(analyze(b.table()))
+    header = next(line for line in text.splitlines() if line.lstrip().startswith("#  endpoint"))
+    assert header.split()[-2:] == ["q/req", "apdex"]
+    row = next(line for line in text.splitlines() if line.startswith("1  GET"))
+    assert row.split()[-2:] == ["2000.0", "0.50"]  # 1.95 s against T = 0.5 s: tolerating
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 100
