@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from demo_harness import (
     record_traffic,
     run_spanscope,
 )
+from demo_harness.trace_files import TraceFiles, read_trace_files
 
 
 def record_demo(
@@ -54,3 +56,19 @@ def analyze_json(path: Path) -> dict[str, Any]:
     assert analysis.returncode == 0, analysis.stderr[-2000:]
     report: dict[str, Any] = json.loads(analysis.stdout)
     return report
+
+
+class TracesOnDisk:
+    """A run that left trace files in ``traces_dir``: read independently of the
+    analyzer (``files``) and analysed by the real ``spanscope analyze`` (``report``),
+    each once however many tests look."""
+
+    traces_dir: Path
+
+    @cached_property
+    def files(self) -> TraceFiles:
+        return read_trace_files(self.traces_dir)
+
+    @cached_property
+    def report(self) -> dict[str, Any]:
+        return analyze_json(self.traces_dir)

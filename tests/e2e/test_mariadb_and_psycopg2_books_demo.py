@@ -11,14 +11,13 @@ and the N+1 found with its relation and fix.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import pytest
 from demo_harness import Database, Recording
-from demo_harness.trace_files import RawSpan, TraceFiles, read_trace_files
-from e2e_demo import analyze_json, record_demo
+from demo_harness.trace_files import RawSpan
+from e2e_demo import TracesOnDisk, record_demo
 
 pytestmark = pytest.mark.e2e
 
@@ -59,18 +58,10 @@ DRIVERS = {
 
 
 @dataclass
-class DriverRun:
+class DriverRun(TracesOnDisk):
     driver: Driver
     traces_dir: Path
     recording: Recording
-
-    @cached_property
-    def files(self) -> TraceFiles:
-        return read_trace_files(self.traces_dir)
-
-    @cached_property
-    def report(self) -> dict[str, Any]:
-        return analyze_json(self.traces_dir)
 
     def db_spans_of(self, route: str) -> list[list[RawSpan]]:
         """The DB spans of each request to ``route``."""

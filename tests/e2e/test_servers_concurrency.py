@@ -12,16 +12,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 import pytest
 from demo_harness import InstrumentedServer, Response, ServerExit
 from demo_harness.launchers import LAUNCHERS
-from demo_harness.trace_files import TraceFiles, read_trace_files
 from demo_harness.traffic import send_concurrently
-from e2e_demo import analyze_json
+from e2e_demo import TracesOnDisk
 
 pytestmark = pytest.mark.e2e
 
@@ -41,20 +38,12 @@ FILE_PID = re.compile(r"-(\d+)\.jsonl$")
 
 
 @dataclass
-class ServedRun:
+class ServedRun(TracesOnDisk):
     server: str
     main_pid: int
     responses: list[Response]
     server_exit: ServerExit
     traces_dir: Path
-
-    @cached_property
-    def files(self) -> TraceFiles:
-        return read_trace_files(self.traces_dir)
-
-    @cached_property
-    def report(self) -> dict[str, Any]:
-        return analyze_json(self.traces_dir)
 
     def file_pids(self) -> list[int]:
         pids = []
