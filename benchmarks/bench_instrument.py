@@ -9,11 +9,11 @@ in-process):
 - ``none``: plain Django;
 - ``upstream``: ``opentelemetry-instrumentation-django`` + ``-sqlite3``, one
   ``BatchSpanProcessor`` feeding spanscope's OTLP JSON-lines file exporter;
-- ``spanscope``: the same plus spanscope's span processor (code location, ORM
-  relation, query-parameter hash, layer) and its Django patches (relations,
-  templates, cache calls, query parameters), built by
-  ``spanscope.instrument.configurator.enrichment_pipeline`` exactly as under
-  ``opentelemetry-instrument``;
+- ``spanscope``: the same plus spanscope's capture (code location, ORM
+  relation, query-parameter hash, layer: the ``on_start`` of its export
+  processor) and its Django patches (relations, templates, cache calls, query
+  parameters), built by ``spanscope.instrument.configurator.enrichment_pipeline``
+  exactly as under ``opentelemetry-instrument``;
 - ``spanscope_no_hash``: the same with ``SPANSCOPE_PARAMS_HASH=0``;
 - ``baseline`` (only with ``--baseline DIR``): ``spanscope`` with another copy
   of ``spanscope/instrument`` imported from ``DIR``, to compare two versions of
@@ -35,13 +35,21 @@ the figures are Django's own request path plus tracing.  Views come from
 Each request is timed three ways: wall clock, the process's CPU time (all
 threads, so the batch exporter's encoding counts) and the request thread's CPU
 time (what the application waits for; the least disturbed by other processes).
-Per-DB-span cost = (median N+1 request time of a configuration - that of the
-configuration below it) / DB spans per N+1 request; and, less noisy, the same
-difference taken on (N+1 request - fixed request) of each configuration, divided
-by the difference in DB spans between the two views, which cancels whatever a
-configuration costs per request rather than per span.  Afterwards the
-spanscope child times its processor's ``on_start`` and each child its exporter
-in place (thread CPU time).
+
+"Per DB span", spanscope's target: what spanscope adds over upstream
+OpenTelemetry (same instrumentations, same batch settings, same exporter) for
+each DB span, on the request thread -- (median N+1 request time of spanscope -
+that of upstream) / DB spans per N+1 request; and, less noisy, the same
+difference taken on (N+1 request - fixed request) of each configuration,
+divided by the difference in DB spans between the two views, which cancels
+whatever a configuration costs per request rather than per span -- and,
+separately, on the exporter thread: each child's exporter is timed in place
+(thread CPU time per span exported, attributes made, encoded and written), and
+spanscope's figure is shown minus upstream's.  Ratios against upstream's own
+cost come from the same run.  Afterwards the spanscope child also times the
+``on_start`` that captures, in place.  ``callgrind_instrument.py`` counts the
+same quantities in machine instructions, which this machine's load does not
+disturb.
 """
 
 from __future__ import annotations
@@ -57,7 +65,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "django_books_demo"
@@ -122,7 +130,27 @@ def _timed_export(export: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return timed
 
 
-def _configure_tracing(configuration: str, traces_dir: str) -> Any:
+class Traced(NamedTuple):
+    """A traced child's provider, spanscope's capturing processor (None for
+    upstream) and an upstream ``BatchSpanProcessor`` on its own exporter, not
+    registered, for :class:`SpanscopeSwitch` to swap in."""
+
+    provider: Any
+    processor: Any
+    upstream: Any
+
+
+def _time_exports(processor: Any) -> None:
+    """Time everything the batch processor's worker hands its exporter: for
+    spanscope that includes making the attributes (the exporter wrapper), not
+    only encoding and writing them."""
+    exporter = processor._batch_processor._exporter
+    exporter.export = _timed_export(exporter.export)
+
+
+def _configure_tracing(
+    configuration: str, traces_dir: str, schedule_delay_millis: int = 2000
+) -> Traced | None:
     if configuration == "none":
         return None
     from opentelemetry.instrumentation.django import DjangoInstrumentor
@@ -133,22 +161,36 @@ def _configure_tracing(configuration: str, traces_dir: str) -> Any:
 
     provider = TracerProvider()
     exporter = OTLPJsonFileSpanExporter(traces_dir)
-    exporter.export = _timed_export(exporter.export)  # type: ignore[method-assign,assignment]
-    batch: dict[str, Any] = {"max_queue_size": 8192, "schedule_delay_millis": 2000}
+    batch: dict[str, Any] = {
+        "max_queue_size": 8192,
+        "schedule_delay_millis": schedule_delay_millis,
+    }
     processor = None
     if configuration.startswith("spanscope") or configuration == BASELINE:
         from spanscope.instrument import layers
         from spanscope.instrument.configurator import enrichment_pipeline
 
         layers.install(provider)
-        processor, export_processor = enrichment_pipeline()
-        provider.add_span_processor(processor)
-        provider.add_span_processor(export_processor(exporter, **batch))
+        first, export_processor = enrichment_pipeline()
+        # (span processors, factory); earlier versions (--baseline): (processor, factory).
+        span_processors = list(first) if isinstance(first, (list, tuple)) else [first]
+        for extra in span_processors:
+            provider.add_span_processor(extra)
+        exporting = export_processor(exporter, **batch)
+        provider.add_span_processor(exporting)
+        _time_exports(exporting)
+        # Whose on_start captures: the processor of its own, else the export processor.
+        processor = span_processors[0] if span_processors else exporting
     else:
-        provider.add_span_processor(BatchSpanProcessor(exporter, **batch))
+        exporting = BatchSpanProcessor(exporter, **batch)
+        provider.add_span_processor(exporting)
+        _time_exports(exporting)
+    upstream = BatchSpanProcessor(
+        OTLPJsonFileSpanExporter(str(Path(traces_dir) / "upstream-switched")), **batch
+    )
     DjangoInstrumentor().instrument(tracer_provider=provider)
     SQLite3Instrumentor().instrument(tracer_provider=provider)
-    return provider, processor
+    return Traced(provider, processor, upstream)
 
 
 # The timing wrapper sits between the SDK and the processor; compiled under
@@ -195,24 +237,27 @@ def _time_on_start(
 
 
 class SpanscopeSwitch:
-    """Turns spanscope's request-thread work off and on again inside one traced process.
+    """Turns spanscope's pieces off and on again inside one traced process.
 
-    Off = its span processor out of the SDK's processor tuple, the Django execute
-    wrapper that publishes query parameters out of the connection, and the ORM
-    methods spanscope wraps back to Django's originals (``__wrapped__``): what is
-    left is upstream OpenTelemetry with the same exporter.  Alternating requests
-    on and off in one process compares the two with everything else equal --
-    memory layout, hash seed, caches -- which separate processes cannot.
+    Off = the SDK's processor tuple holds only an upstream ``BatchSpanProcessor``
+    (its own exporter of the same class, not wrapped by spanscope) instead of
+    spanscope's processors, the Django execute wrapper that publishes query
+    parameters is out of the connection, and the ORM methods spanscope wraps are
+    back to Django's originals (``__wrapped__``): what is left is upstream
+    OpenTelemetry with the same exporter.  Alternating requests on and off in
+    one process compares the two with everything else equal -- memory layout,
+    hash seed, caches -- which separate processes cannot.  The processors and
+    the Django hooks switch separately (:meth:`set`), to tell their costs apart.
     """
 
-    def __init__(self, provider: Any, processor: Any) -> None:
+    def __init__(self, traced: Traced) -> None:
         from django.db.models.fields import related_descriptors
         from django.db.models.query import QuerySet
         from spanscope.instrument import query_params
 
-        self._multi = provider._active_span_processor
+        self._multi = traced.provider._active_span_processor
         self._with = self._multi._span_processors
-        self._without = tuple(p for p in self._with if p is not processor)
+        self._without = (traced.upstream,)
         self._publish = query_params.publish_params
         self._wrapped: list[tuple[Any, str, Any]] = []
         for owner, names in (
@@ -226,14 +271,16 @@ class SpanscopeSwitch:
                 if getattr(wrapper, "__spanscope_patched__", False):
                     self._wrapped.append((owner, name, wrapper))
 
-    def set(self, on: bool, connection: Any) -> None:
+    def set(self, on: bool, connection: Any, hooks: bool | None = None) -> None:
+        """Processors on or off; the Django hooks as ``hooks`` says (default: as ``on``)."""
+        hooks = on if hooks is None else hooks
         self._multi._span_processors = self._with if on else self._without
         for owner, name, wrapper in self._wrapped:
-            setattr(owner, name, wrapper if on else wrapper.__wrapped__)
+            setattr(owner, name, wrapper if hooks else wrapper.__wrapped__)
         wrappers = connection.execute_wrappers
-        if on and self._publish not in wrappers:
+        if hooks and self._publish not in wrappers:
             wrappers.append(self._publish)
-        elif not on and self._publish in wrappers:
+        elif not hooks and self._publish in wrappers:
             wrappers.remove(self._publish)
 
 
@@ -270,8 +317,8 @@ def child(configuration: str, traces_dir: str) -> None:
         command, _, argument = line.strip().partition(" ")
         answer: dict[str, Any] = {}
         if command == "paired":
-            provider, processor = traced
-            switch = SpanscopeSwitch(provider, processor)
+            assert traced is not None
+            switch = SpanscopeSwitch(traced)
             answer = _paired_cost(switch, connection, handler, int(argument))
         elif command == "request":
             started = {clock: read() for clock, read in CLOCKS.items()}
@@ -283,7 +330,7 @@ def child(configuration: str, traces_dir: str) -> None:
                     _request(handler, VIEWS[view])
                 answer[f"db_queries_{view}"] = len(queries.captured_queries)
             if traced is not None:
-                provider, processor = traced
+                provider, processor, _upstream = traced
                 if processor is not None:
                     answer.update(_time_on_start(processor, handler, VIEWS["books_n_plus_1"]))
                 provider.shutdown()
@@ -388,10 +435,15 @@ def measure(children: list[Child], requests: int, warmup: int, paired: int) -> d
         }
         for configuration, clocks in samples.items()
     }
+    # The pairs first: "stats" shuts the children's tracing down.
+    pairs = {
+        c.configuration: c.ask(f"paired {paired}")
+        for c in children
+        if paired and c.configuration in (SPANSCOPE, BASELINE)
+    }
     stats = {c.configuration: c.ask("stats") for c in children}
-    for item in children:
-        if paired and item.configuration in (SPANSCOPE, BASELINE):
-            stats[item.configuration].update(item.ask(f"paired {paired}"))
+    for configuration, answer in pairs.items():
+        stats[configuration].update(answer)
     return {"medians_ms": medians, "stats": stats}
 
 
@@ -441,10 +493,14 @@ def _table(result: dict[str, Any], clock: str) -> list[str]:
         return f"{both['n_plus_1']:7.1f} µs  ({both['n_plus_1_minus_fixed']:7.1f} from N+1 - fixed)"
 
     fixed = medians["spanscope"]["books_fixed"] / medians["upstream"]["books_fixed"] - 1
+    added = per_span_us(result, clock, "spanscope", "upstream")["n_plus_1_minus_fixed"]
+    own = per_span_us(result, clock, "upstream", "none")["n_plus_1_minus_fixed"]
     lines += [
-        f"  per DB span ({queries} per N+1 request):",
+        f"  per DB span ({queries} per N+1 request; a configuration's N+1 request minus the",
+        "  configuration below it, over the DB spans; in brackets the same on N+1 - fixed):",
         f"  upstream cost over none:                     {cost('upstream', 'none')}",
         f"  spanscope added cost over upstream:          {cost('spanscope', 'upstream')}",
+        f"    = {added / own:.1%} of upstream's own cost per DB span (N+1 - fixed, this run)",
         f"  of which the parameter hash (over no_hash):  {cost('spanscope', 'spanscope_no_hash')}",
     ]
     if BASELINE in medians:
@@ -481,8 +537,18 @@ def report(result: dict[str, Any]) -> str:
     for configuration in _configurations(result):
         if "export_us_per_span" in stats[configuration]:
             lines.append(
-                f"  exporter (encode + write), {configuration}:{'':<{17 - len(configuration)}}"
+                f"  exporter thread (attributes, encode, write), {configuration}:"
+                f"{'':<{17 - len(configuration)}}"
                 f"{stats[configuration]['export_us_per_span']:6.1f} µs per span"
+            )
+    upstream_export = stats.get("upstream", {}).get("export_us_per_span")
+    for configuration in (SPANSCOPE, BASELINE):
+        exported = stats.get(configuration, {}).get("export_us_per_span")
+        if exported is not None and upstream_export:
+            lines.append(
+                f"  exporter thread, {configuration} added over upstream:{'':<{10 - len(configuration)}}"
+                f"{exported - upstream_export:6.1f} µs per span "
+                f"({exported / upstream_export:.2f}x upstream's)"
             )
     return "\n".join(lines)
 

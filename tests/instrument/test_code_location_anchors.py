@@ -27,6 +27,9 @@ ORM = """
 def get(tracer, callback=None):
     return lazy_load(tracer, callback)
 
+def get_via(tracer):
+    return get(tracer)
+
 def fetch(tracer, callback):
     if callback is not None:
         return callback()
@@ -60,6 +63,7 @@ class FakeOrm:
 
         # Library functions, called straight from the tests (the application here).
         self.get: Callable[..., None] = self.namespace["get"]
+        self.get_via: Callable[..., None] = self.namespace["get_via"]
         self.execute: Callable[..., None] = self.namespace["execute"]
 
     def lines(self) -> list[object]:
@@ -87,6 +91,21 @@ def test_lazy_loads_from_several_lines_each_get_their_own_line(orm: FakeOrm) -> 
 
     assert orm.locator._upper_anchors  # the wrapper's depth was learned on the first walk
     assert orm.lines() == expected
+
+
+def test_the_wrapper_reached_through_one_more_library_frame_still_finds_its_caller(
+    orm: FakeOrm,
+) -> None:
+    orm.get(orm.tracer)  # learns where the application frame sits above the wrapper
+    expected = [here() - 1]
+    orm.get_via(orm.tracer)  # the same wrapper at the same depth, the caller one frame further
+    expected.append(here() - 1)
+    orm.get(orm.tracer)
+    expected.append(here() - 1)
+
+    assert orm.lines() == expected
+    # Both paths are remembered: the wrapper with each application depth seen above it.
+    assert len({above for _depth, _code, above in orm.locator._upper_anchors}) == 2
 
 
 def test_application_code_called_back_under_the_wrapper_is_found(orm: FakeOrm) -> None:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import gc
+import sys
+import weakref
 from collections.abc import Sequence
 
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Tracer
+from spanscope.instrument.configurator import enrichment_pipeline
 from spanscope.instrument.deferred import (
+    Enricher,
     EnrichingSpanExporter,
     Enrichment,
-    PendingAttributes,
+    take_captured,
 )
-from spanscope.instrument.processor import SpanscopeSpanProcessor
+from spanscope.instrument.processor import SpanCapture, SpanscopeSpanProcessor
 from spanscope.instrument.query_params import ParamsHasher, current_params
 from spanscope.instrument.relation_context import Relation, current_relation
 
@@ -22,7 +28,7 @@ AUTHOR = Relation("inventory.Book.author", "forward_fk", "author")
 
 
 def run_queries(
-    processor: SpanscopeSpanProcessor,
+    processor: SpanProcessor,
     exporter: SpanExporter,
     params: list[object],
     limits: SpanLimits | None = None,
@@ -45,13 +51,8 @@ def run_queries(
 
 def deferred(
     exporter: SpanExporter, hasher: ParamsHasher | None = HASHER
-) -> tuple[SpanscopeSpanProcessor, SpanExporter, PendingAttributes]:
-    pending = PendingAttributes(Enrichment(hasher, capture_params=False))
-    return (
-        SpanscopeSpanProcessor(pending=pending),
-        EnrichingSpanExporter(exporter, pending),
-        pending,
-    )
+) -> tuple[SpanCapture, SpanExporter]:
+    return SpanCapture(), EnrichingSpanExporter(exporter, Enricher(Enrichment(hasher, False)))
 
 
 def test_deferred_and_immediate_modes_give_the_same_attributes() -> None:
@@ -62,7 +63,7 @@ def test_deferred_and_immediate_modes_give_the_same_attributes() -> None:
         [(1,), (2,)],
     )
     late = InMemorySpanExporter()
-    processor, exporter, pending = deferred(late)
+    processor, exporter = deferred(late)
     run_queries(processor, exporter, [(1,), (2,)])
 
     def attributes_of(span: ReadableSpan) -> dict[str, object]:
@@ -76,7 +77,8 @@ def test_deferred_and_immediate_modes_give_the_same_attributes() -> None:
         HASHER((1,)),
         HASHER((2,)),
     ]
-    assert len(pending) == 0
+    # Taken off the spans once made into attributes.
+    assert [take_captured(s) for s in late.get_finished_spans()] == [None, None]
 
 
 class Recorder(SpanExporter):
@@ -92,7 +94,7 @@ class Recorder(SpanExporter):
 
 def test_attributes_are_in_place_before_the_wrapped_exporter_encodes() -> None:
     recorder = Recorder()
-    processor, exporter, _ = deferred(recorder)
+    processor, exporter = deferred(recorder)
 
     run_queries(processor, exporter, [(7,)])
 
@@ -103,7 +105,7 @@ def test_attributes_are_in_place_before_the_wrapped_exporter_encodes() -> None:
 
 def test_hash_switched_off_keeps_location_and_relation() -> None:
     recorder = Recorder()
-    processor, exporter, _ = deferred(recorder, hasher=None)
+    processor, exporter = deferred(recorder, hasher=None)
 
     run_queries(processor, exporter, [(7,)])
 
@@ -113,7 +115,7 @@ def test_hash_switched_off_keeps_location_and_relation() -> None:
 
 def test_attribute_count_limit_is_respected_and_counted() -> None:
     late = InMemorySpanExporter()
-    processor, exporter, _ = deferred(late)
+    processor, exporter = deferred(late)
 
     run_queries(processor, exporter, [(1,)], limits=SpanLimits(max_span_attributes=3))
 
@@ -122,26 +124,97 @@ def test_attribute_count_limit_is_respected_and_counted() -> None:
     assert span.dropped_attributes > 0
 
 
-def test_pending_entries_are_bounded() -> None:
-    pending = PendingAttributes(Enrichment(HASHER, capture_params=False), limit=4)
-
-    for span_id in range(100):
-        pending.add(span_id, ("db", None, None, (span_id,)))
-
-    assert len(pending) <= 4
-    assert pending.forgotten == 100 - len(pending)
-    assert 99 in pending._pending  # the newest is always kept
-
-
 def test_a_failing_hash_never_stops_the_export() -> None:
     def broken(params: object) -> str:
         raise RuntimeError("simulated")
 
     late = InMemorySpanExporter()
-    pending = PendingAttributes(Enrichment(broken, capture_params=False))
-    run_queries(
-        SpanscopeSpanProcessor(pending=pending), EnrichingSpanExporter(late, pending), [(1,)]
-    )
+    enricher = Enricher(Enrichment(broken, capture_params=False))
+    run_queries(SpanCapture(), EnrichingSpanExporter(late, enricher), [(1,)])
 
     (span,) = late.get_finished_spans()
     assert HASH not in (span.attributes or {})
+
+
+def test_two_exporters_of_one_pipeline_both_see_the_attributes() -> None:
+    first, second = Recorder(), Recorder()
+    enricher = Enricher(Enrichment(HASHER, capture_params=False))
+    provider = TracerProvider()
+    provider.add_span_processor(SpanCapture())
+    provider.add_span_processor(SimpleSpanProcessor(EnrichingSpanExporter(first, enricher)))
+    provider.add_span_processor(SimpleSpanProcessor(EnrichingSpanExporter(second, enricher)))
+    tracer = provider.get_tracer("opentelemetry.instrumentation.sqlite3")
+    token = current_params.set((3,))
+    try:
+        tracer.start_span("SELECT").end()
+    finally:
+        current_params.reset(token)
+
+    assert first.seen == second.seen
+    assert first.seen[0][HASH] == HASHER((3,))
+
+
+class Params(list):  # type: ignore[type-arg]
+    """Query parameters that can be watched through a weak reference."""
+
+
+def test_what_a_span_captured_goes_with_the_span_when_it_is_never_exported() -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(SpanCapture())  # and no exporter at all
+    tracer = provider.get_tracer("opentelemetry.instrumentation.sqlite3")
+    params = Params([1])
+    watch = weakref.ref(params)
+    token = current_params.set(params)
+    try:
+        tracer.start_span("SELECT").end()
+    finally:
+        current_params.reset(token)
+    del params, token
+    gc.collect()
+
+    assert watch() is None
+
+
+def select_here(tracer: Tracer) -> int:
+    tracer.start_span("SELECT").end()
+    return sys._getframe().f_lineno - 1
+
+
+def test_spans_from_two_lines_of_one_function_each_get_their_line() -> None:
+    recorder = Recorder()
+    processor, exporter = deferred(recorder)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("opentelemetry.instrumentation.sqlite3")
+
+    lines = [select_here(tracer), select_here(tracer)]
+    tracer.start_span("SELECT").end()
+    lines.append(sys._getframe().f_lineno - 1)
+
+    assert [seen["code.line.number"] for seen in recorder.seen] == lines
+    assert [seen["code.function.name"] for seen in recorder.seen] == [
+        f"{__name__}.select_here",
+        f"{__name__}.select_here",
+        f"{__name__}.test_spans_from_two_lines_of_one_function_each_get_their_line",
+    ]
+
+
+def test_the_pipeline_captures_in_its_export_processor_and_exports_enriched_spans() -> None:
+    recorder = Recorder()
+    pipeline = enrichment_pipeline()
+    processor = pipeline.export_processor(recorder, schedule_delay_millis=60_000)
+    provider = TracerProvider()
+    for extra in pipeline.span_processors:
+        provider.add_span_processor(extra)
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("opentelemetry.instrumentation.sqlite3")
+
+    tracer.start_span("SELECT").end()
+    provider.force_flush()
+
+    # One processor for the SDK to call per span, as without spanscope.
+    assert len(provider._active_span_processor._span_processors) == 1
+    assert recorder.seen[0]["code.file.path"] == __file__
+    assert recorder.seen[0]["spanscope.layer"] == "db"
+    provider.shutdown()

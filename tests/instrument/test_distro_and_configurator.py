@@ -55,10 +55,12 @@ _PIPELINE_PROBE = textwrap.dedent(
     for p in provider._active_span_processor._span_processors:
         # DropCountingSpanProcessor (otlp_drops) fronts the batch processor of
         # every exporter but the file exporter.
-        batch = getattr(getattr(p, "processor", p), "_batch_processor", None)
+        inner = getattr(p, "processor", p)
+        batch = getattr(inner, "_batch_processor", None)
         exporter = getattr(batch._exporter, "exporter", None) if batch else None
         out.append({
             "processor": type(p).__name__,
+            "captures": type(inner).__name__ == "CapturingBatchSpanProcessor",
             "exporter": type(getattr(exporter, "exporter", exporter)).__name__ if batch else None,
             "enriching": type(batch._exporter).__name__ == "EnrichingSpanExporter" if batch else None,
             "delay_ms": batch._schedule_delay * 1000 if batch else None,
@@ -83,18 +85,29 @@ def configured_pipeline(tmp_path: Path, **env: str) -> list[dict[str, object]]:
     return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def test_enrichment_runs_first_then_one_batch_processor_per_exporter(tmp_path: Path) -> None:
+def test_one_batch_processor_per_exporter_the_first_capturing_for_all(tmp_path: Path) -> None:
     pipeline = configured_pipeline(tmp_path, OTEL_TRACES_EXPORTER="spanscope_file,otlp")
 
+    # No processor of spanscope's own: the SDK calls one processor per exporter.
     assert [p["processor"] for p in pipeline] == [
-        "SpanscopeSpanProcessor",
-        "BatchSpanProcessor",
+        "CapturingBatchSpanProcessor",
         "DropCountingSpanProcessor",
     ]
-    assert [p["exporter"] for p in pipeline[1:]] == ["OTLPJsonFileSpanExporter", "OTLPSpanExporter"]
-    assert [p["enriching"] for p in pipeline[1:]] == [True, True]
-    assert {p["delay_ms"] for p in pipeline[1:]} == {2000}
-    assert {p["queue"] for p in pipeline[1:]} == {8192}
+    assert [p["captures"] for p in pipeline] == [True, False]
+    assert [p["exporter"] for p in pipeline] == ["OTLPJsonFileSpanExporter", "OTLPSpanExporter"]
+    assert [p["enriching"] for p in pipeline] == [True, True]
+    assert {p["delay_ms"] for p in pipeline} == {2000}
+    assert {p["queue"] for p in pipeline} == {8192}
+
+
+def test_an_otlp_exporter_named_first_captures_behind_its_drop_counter(tmp_path: Path) -> None:
+    pipeline = configured_pipeline(tmp_path, OTEL_TRACES_EXPORTER="otlp,spanscope_file")
+
+    assert [p["processor"] for p in pipeline] == [
+        "DropCountingSpanProcessor",
+        "BatchSpanProcessor",
+    ]
+    assert [p["captures"] for p in pipeline] == [True, False]
 
 
 def test_users_batch_settings_win(tmp_path: Path) -> None:
@@ -105,5 +118,5 @@ def test_users_batch_settings_win(tmp_path: Path) -> None:
         OTEL_BSP_MAX_QUEUE_SIZE="1000",
     )
 
-    assert pipeline[1]["delay_ms"] == 500
-    assert pipeline[1]["queue"] == 1000
+    assert pipeline[0]["delay_ms"] == 500
+    assert pipeline[0]["queue"] == 1000

@@ -147,3 +147,37 @@ def test_cached_encodings_tell_equal_values_of_different_types_apart() -> None:
         ("intValue", "1"),
         ("boolValue", True),
     ]
+
+
+def test_a_span_is_encoded_the_same_from_its_attribute_store_and_its_public_mapping() -> None:
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    spans = request_with_queries(2)
+    # The same spans with a plain dict where the SDK keeps its BoundedAttributes.
+    public = [
+        ReadableSpan(
+            name=s.name,
+            context=s.context,
+            parent=s.parent,
+            resource=s.resource,
+            attributes=dict(s.attributes or {}),
+            events=s.events,
+            links=s.links,
+            kind=s.kind,
+            status=s.status,
+            start_time=s.start_time,
+            end_time=s.end_time,
+            instrumentation_scope=s.instrumentation_scope,
+        )
+        for s in spans
+    ]
+
+    assert encode_line(spans) == encode_line(public)
+
+
+def test_an_unhashable_attribute_value_is_still_encoded() -> None:
+    from spanscope.instrument.otlp_json import key_values_json
+
+    value = ("a", ["b"])  # a tuple holding a list cannot be a cache key
+
+    assert json.loads(key_values_json({"x": value})) == [{"key": "x", "value": any_value(value)}]

@@ -40,8 +40,23 @@ wrapper are library frames, as they were when the depth was learned: the only
 way to break it is a library calling back into application code that starts a
 span with a path of exactly the learned length (any other length fails the
 check and gets a full walk).  Relation attribution already assumes the same --
-every query inside a lazy load belongs to it -- and the N+1 loop's DB spans
-then cost two frames instead of a dozen.
+every query inside a lazy load belongs to it.
+
+An upper anchor also remembers the depth of the application frame the walk
+found above it, and a span whose stack matches the anchor goes there with a
+second ``sys._getframe`` instead of walking the library frames in between (the
+descriptor's ``__get__`` above a lazy load's wrapper): the application frame is
+usually long-lived -- the view running its loop -- so it is already
+materialised, and the N+1 loop's DB spans materialise one new frame object (the
+wrapper's) instead of a dozen.  If the frame found there is not application
+code, the walk goes up from the anchor as before and learns the new depth.  The
+assumption here is that no application frame sits between the anchor and the
+frame at the learned depth, which only a direct call of the wrapped Django
+method from application code at that exact depth could break (the line
+reported would then be its caller's).  Which wrapper becomes the anchor is
+learned too: the outermost spanscope frame passed on the way up, so a lazy
+load's ``get_object`` wrapper rather than the ``QuerySet._fetch_all`` wrapper
+below it, which every queryset evaluation shares.
 
 The walk captures only what is needed later, as one plain tuple
 (:data:`RawLocation`): the file's absolute path (from the cache), the code
@@ -193,9 +208,10 @@ class CodeLocator:
         self._by_filename: dict[str, str | None] = {}
         self._is_plumbing: dict[str, bool] = {}
         # (depth below locate_caller, code object) of known outermost plumbing frames
-        # starting a span, and of plumbing frames last seen below application code.
+        # starting a span; (depth, code object, depth of the application frame
+        # found above it) of plumbing frames last seen below application code.
         self._anchors: tuple[tuple[int, CodeType], ...] = ()
-        self._upper_anchors: tuple[tuple[int, CodeType], ...] = ()
+        self._upper_anchors: tuple[tuple[int, CodeType, int], ...] = ()
 
     def _classify(self, filename: str) -> str | None:
         if self._plumbing_file(filename):
@@ -239,19 +255,33 @@ class CodeLocator:
         """The application frame that led to the call of the caller of this method, raw.
 
         Meant for a span processor's ``on_start``: it skips the span-starting
-        plumbing and, when the stack matches one, the library frames below an
-        upper anchor (see the module docstring), and walks the rest;
-        :func:`resolve` turns the result into a :class:`CodeLocation`.
+        plumbing and, when the stack matches one, goes straight from an upper
+        anchor to the application frame found above it before (see the module
+        docstring), and walks what it cannot skip; :func:`resolve` turns the
+        result into a :class:`CodeLocation`.
         """
         # Depths count from this frame: sys._getframe(1) is the caller.
         getframe = sys._getframe
-        for depth, code in self._upper_anchors:
+        for depth, code, above in self._upper_anchors:
             try:
                 frame = getframe(depth)
             except ValueError:  # a shallower stack than the anchor's
                 continue
-            if frame.f_code is code:
-                return self.find(frame.f_back)
+            if frame.f_code is not code:
+                continue
+            try:
+                # The application frame is usually long-lived (a view running
+                # its loop): jumping there materialises no new frame object,
+                # where walking up to it materialises each library frame between.
+                application = getframe(above)
+            except ValueError:
+                application = None
+            if application is not None:
+                app_code = application.f_code
+                path = self._by_filename.get(app_code.co_filename)
+                if path:
+                    return (path, app_code, application.f_lasti, application.f_globals)
+            return self._find_learning(frame.f_back, depth + 1, (depth, code))
         for depth, code in self._anchors:
             try:
                 frame = getframe(depth)
@@ -261,10 +291,18 @@ class CodeLocator:
                 return self._find_learning(frame.f_back, depth + 1)
         return self._find_learning(*self._skip_plumbing(getframe(1)))
 
-    def _find_learning(self, frame: FrameType | None, depth: int) -> RawLocation | None:
-        """:meth:`find` from ``frame`` at ``depth``, remembering the last plumbing frame passed."""
+    def _find_learning(
+        self,
+        frame: FrameType | None,
+        depth: int,
+        upper: tuple[int, CodeType] | None = None,
+    ) -> RawLocation | None:
+        """:meth:`find` from ``frame`` at ``depth``, learning an upper anchor on the way.
+
+        The anchor is the outermost plumbing frame passed (or ``upper``, the one
+        the walk starts above) with the depth of the application frame found.
+        """
         get = self._by_filename.get
-        upper: tuple[int, CodeType] | None = None
         while frame is not None:
             code = frame.f_code
             path = get(code.co_filename, _MISSING)
@@ -276,11 +314,16 @@ class CodeLocator:
             elif path is _MISSING:
                 self._remember(code.co_filename)
             else:
-                if upper is not None and upper not in self._upper_anchors:
-                    # Newest first: the N+1 loop that taught it is probably still running.
-                    self._upper_anchors = (upper, *self._upper_anchors[: _MAX_UPPER_ANCHORS - 1])
+                if upper is not None:
+                    self._learn_upper((*upper, depth))
                 return (path, code, frame.f_lasti, frame.f_globals)  # type: ignore[return-value]
         return None
+
+    def _learn_upper(self, anchor: tuple[int, CodeType, int]) -> None:
+        # Newest first: the N+1 loop that taught it is probably still running.
+        # One tuple swap: readers on other threads see the old or the new tuple.
+        kept = tuple(a for a in self._upper_anchors if a != anchor)
+        self._upper_anchors = (anchor, *kept[: _MAX_UPPER_ANCHORS - 1])
 
     def _skip_plumbing(self, frame: FrameType | None) -> tuple[FrameType | None, int]:
         """The first frame above the plumbing and its depth; remembers the outermost plumbing frame."""

@@ -5,9 +5,11 @@ SDK's ``_initialize_components`` (so ``OTEL_TRACES_EXPORTER``, ``OTEL_RESOURCE_*
 samplers, id generators and entry-point exporters all behave as documented
 upstream), with five differences:
 
-1. :class:`~spanscope.instrument.processor.SpanscopeSpanProcessor` is the first
-   span processor, so every exporter sees the ``code.*`` and ``spanscope.orm.*``
-   attributes it adds;
+1. :class:`~spanscope.instrument.processor.SpanCapture` captures what the
+   ``code.*``, ``spanscope.orm.*`` and ``spanscope.db.params_hash`` attributes
+   are made of when a span starts, as the ``on_start`` of the first export
+   processor (so every exporter sees them, and the SDK calls one processor per
+   span, not two);
 2. each exporter named in ``OTEL_TRACES_EXPORTER`` (a comma list such as
    ``spanscope_file,otlp``) gets a BatchSpanProcessor whose defaults suit N+1
    hunting: a 2 s schedule delay (files stay at most a few seconds behind) and a
@@ -34,10 +36,11 @@ detection sees only the kept requests (:mod:`spanscope.instrument.sampling`).
 from __future__ import annotations
 
 import inspect
+import itertools
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry import trace
 from opentelemetry.sdk._configuration import _initialize_components, _OTelSDKConfigurator
@@ -50,10 +53,14 @@ from opentelemetry.sdk.environment_variables import (
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from spanscope.instrument import layers
-from spanscope.instrument.deferred import EnrichingSpanExporter, PendingAttributes
+from spanscope.instrument.deferred import (
+    CapturingBatchSpanProcessor,
+    Enricher,
+    EnrichingSpanExporter,
+)
 from spanscope.instrument.file_exporter import OTLPJsonFileSpanExporter
 from spanscope.instrument.otlp_drops import DropCountingSpanProcessor, QueueLimits
-from spanscope.instrument.processor import SpanscopeSpanProcessor, enrichment_from_env
+from spanscope.instrument.processor import SpanCapture, enrichment_from_env
 from spanscope.instrument.sampling import warn_if_sampling
 from spanscope.instrument.shutdown import install_sigterm_flush
 
@@ -67,26 +74,39 @@ SPEC_MAX_QUEUE_SIZE = 2048
 SPEC_MAX_EXPORT_BATCH_SIZE = 512
 
 
-def enrichment_pipeline() -> tuple[SpanscopeSpanProcessor, Callable[..., SpanProcessor]]:
-    """spanscope's span processor and the export-processor factory that goes with it.
+class Pipeline(NamedTuple):
+    """What :func:`enrichment_pipeline` builds, as ``_initialize_components`` takes it."""
 
-    The processor runs in deferred mode: every exporter is wrapped in an
+    span_processors: list[SpanProcessor]  # registered before the export processors
+    export_processor: Callable[..., SpanProcessor]  # (exporter, *batch args) -> processor
+
+
+def enrichment_pipeline() -> Pipeline:
+    """spanscope's capture and the export-processor factory that goes with it.
+
+    Every exporter is wrapped in an
     :class:`~spanscope.instrument.deferred.EnrichingSpanExporter` that turns
-    what the processor captured into attributes, in batches, on the exporter
-    thread.
+    what was captured into attributes, in batches, on the exporter thread.  The
+    capture is no processor of its own: the first export processor made is a
+    :class:`~spanscope.instrument.deferred.CapturingBatchSpanProcessor`, so the
+    SDK calls one processor per span (see :mod:`spanscope.instrument.deferred`).
     """
-    pending = PendingAttributes(enrichment_from_env())
-    processor = SpanscopeSpanProcessor(pending=pending)
+    enricher = Enricher(enrichment_from_env())
+    capture = SpanCapture()
+    made = itertools.count()
 
     def export_processor(span_exporter: SpanExporter, *args: Any, **kwargs: Any) -> SpanProcessor:
         def batch(exporter: SpanExporter) -> SpanProcessor:
-            return batch_span_processor(EnrichingSpanExporter(exporter, pending), *args, **kwargs)
+            enriching = EnrichingSpanExporter(exporter, enricher)
+            if next(made) == 0:  # the first export processor captures for all of them
+                return batch_span_processor(enriching, *args, capture=capture, **kwargs)
+            return batch_span_processor(enriching, *args, **kwargs)
 
         if isinstance(span_exporter, OTLPJsonFileSpanExporter):
             return batch(span_exporter)
         return DropCountingSpanProcessor(span_exporter, batch, queue_limits(*args, **kwargs))
 
-    return processor, export_processor
+    return Pipeline([], export_processor)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -114,12 +134,22 @@ def queue_limits(*args: Any, **kwargs: Any) -> QueueLimits:
     return QueueLimits(int(queue), int(batch))
 
 
-def batch_span_processor(span_exporter: SpanExporter, *args: Any, **kwargs: Any) -> SpanProcessor:
-    """A BatchSpanProcessor with spanscope's defaults where no ``OTEL_BSP_*`` variable is set."""
+def batch_span_processor(
+    span_exporter: SpanExporter,
+    *args: Any,
+    capture: SpanProcessor | None = None,
+    **kwargs: Any,
+) -> SpanProcessor:
+    """A BatchSpanProcessor with spanscope's defaults where no ``OTEL_BSP_*`` variable is set.
+
+    With ``capture``, a :class:`CapturingBatchSpanProcessor` whose ``on_start`` is ``capture``'s.
+    """
     if not os.environ.get(OTEL_BSP_SCHEDULE_DELAY):
         kwargs.setdefault("schedule_delay_millis", DEFAULT_SCHEDULE_DELAY_MS)
     if not os.environ.get(OTEL_BSP_MAX_QUEUE_SIZE):
         kwargs.setdefault("max_queue_size", DEFAULT_MAX_QUEUE_SIZE)
+    if capture is not None:
+        return CapturingBatchSpanProcessor(span_exporter, capture, *args, **kwargs)
     return BatchSpanProcessor(span_exporter, *args, **kwargs)
 
 
@@ -130,9 +160,9 @@ class SpanscopeConfigurator(_OTelSDKConfigurator):
             # A declarative configuration file describes the whole SDK; honour it as is.
             super()._configure(**kwargs)  # type: ignore[no-untyped-call]
         else:
-            processor, export_processor = enrichment_pipeline()
-            kwargs.setdefault("span_processors", [processor])
-            kwargs.setdefault("export_span_processor", export_processor)
+            pipeline = enrichment_pipeline()
+            kwargs.setdefault("span_processors", pipeline.span_processors)
+            kwargs.setdefault("export_span_processor", pipeline.export_processor)
             _initialize_components(**kwargs)
         provider = trace.get_tracer_provider()
         if isinstance(provider, TracerProvider):

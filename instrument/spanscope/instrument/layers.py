@@ -3,7 +3,7 @@
 Outgoing HTTP needs nothing here: the upstream ``opentelemetry-instrumentation-
 requests``/``-urllib3``/``-httpx`` instrumentors (in the ``instrument`` extra)
 are loaded by ``opentelemetry-instrument`` through their entry points, and
-:class:`~spanscope.instrument.processor.SpanscopeSpanProcessor` marks their
+:mod:`spanscope.instrument.processor` marks their
 spans ``spanscope.layer=http``.
 """
 

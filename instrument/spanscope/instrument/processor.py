@@ -1,4 +1,4 @@
-"""The span processor that adds code location, ORM relation, query-parameter hash and layer.
+"""What spanscope captures when a span starts: code location, ORM relation, query parameters, layer.
 
 It runs in ``on_start`` because that is the only moment the application's stack
 is still the stack that started the query; the DB instrumentations set their
@@ -7,26 +7,26 @@ is still the stack that started the query; the DB instrumentations set their
 are recognised by their instrumentation scope name instead, through
 :data:`SCOPE_RULES`.
 
-Two modes:
+Two ways to use it:
 
-- immediate (the default when the processor is used on its own): the
-  attributes are stored on the span in ``on_start``, without the SDK's per-value
+- :class:`SpanCapture` (what spanscope's configurator sets up, see
+  :mod:`spanscope.instrument.deferred`): ``on_start`` only captures what cannot
+  be known later, as one tuple left on the span's attribute store; the exporter
+  wrapper turns it into attributes in batches on the exporter thread.  Its
+  ``on_start`` is installed on the export processor itself, so the SDK calls
+  one processor per span, not two;
+- :class:`SpanscopeSpanProcessor` (a processor on its own): the same capture,
+  made into attributes on the span at once, without the SDK's per-value
   validation when that is provably equivalent
-  (:mod:`spanscope.instrument.span_attributes`);
-- deferred (``pending=``, what spanscope's configurator sets up): ``on_start``
-  only captures what cannot be known later and files it; the exporter wrapper
-  turns it into attributes in batches on the exporter thread
-  (:mod:`spanscope.instrument.deferred`, which also explains the measurements).
+  (:mod:`spanscope.instrument.span_attributes`).
 
 ``on_start`` runs for every span of every request, so it does little: spans
 come in runs from one instrumentation scope, so the rule of the last scope seen
 is reused after an identity check (no property call, no string hash), the
 location is captured raw (:meth:`CodeLocator.locate_caller`), and the capture
-is filed with one call.
-
-Either way the stack walk skips the span-starting plumbing
-(:meth:`CodeLocator.locate_caller`), and spans of instrumentations not in the
-registry return after one dict lookup.  Costs: ``benchmarks/bench_instrument.py``.
+is one tuple stored with one attribute assignment.  Spans of instrumentations
+not in the registry return after one dict lookup.  Costs:
+``benchmarks/callgrind_instrument.py`` and ``benchmarks/bench_instrument.py``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from spanscope.instrument import attributes, query_params
 from spanscope.instrument.code_location import CodeLocator
-from spanscope.instrument.deferred import Captured, Enrichment, PendingAttributes
+from spanscope.instrument.deferred import Enrichment, take_captured
 from spanscope.instrument.query_params import current_params
 from spanscope.instrument.relation_context import current_relation
 from spanscope.instrument.span_attributes import add_attributes
@@ -102,34 +102,28 @@ def enrichment_from_env() -> Enrichment:
     return Enrichment(hasher, query_params.capture_enabled())
 
 
-class SpanscopeSpanProcessor(SpanProcessor):
-    """Adds ``code.*``, ``spanscope.orm.*``, ``spanscope.db.params_hash`` and ``spanscope.layer``.
+# Read through bound methods held in globals: one global load and a C call per span.
+_current_relation = current_relation.get
+_current_params = current_params.get
 
-    Register it before any exporting processor (processors run in order, and an
-    exporter only sees what was set by then).  It never raises: a failure is
-    logged at debug level and the span goes out unenriched.
 
-    ``enrichment`` (default: from the environment) says whether parameters are
-    hashed and whether their values are recorded (opt-in: they may be personal
-    data).  With ``pending``, the processor runs in deferred mode and uses
-    ``pending.enrichment``.
+class SpanCapture(SpanProcessor):
+    """Leaves what spanscope needs of a starting span on the span, for the exporter thread.
+
+    ``on_start`` stores one :data:`~spanscope.instrument.deferred.Captured`
+    tuple on the span's attribute store (:func:`~spanscope.instrument.deferred.take_captured`
+    takes it back); the attribute store is the one object a ``Span`` shares
+    with the ``ReadableSpan`` exporters receive, and what is left on it lives
+    and dies with the span, so nothing needs bounding or forgetting.  It never
+    raises: a failure is logged at debug level and the span goes out unenriched.
     """
 
     def __init__(
-        self,
-        locator: CodeLocator | None = None,
-        rules: Mapping[str, ScopeRule] = SCOPE_RULES,
-        enrichment: Enrichment | None = None,
-        pending: PendingAttributes | None = None,
+        self, locator: CodeLocator | None = None, rules: Mapping[str, ScopeRule] = SCOPE_RULES
     ) -> None:
         self._locator = locator if locator is not None else CodeLocator()
+        self._locate = self._locator.locate_caller
         self._rules = dict(rules)
-        self._pending = pending
-        if pending is not None:
-            enrichment = pending.enrichment
-        self._enrichment = enrichment if enrichment is not None else enrichment_from_env()
-        # Deferred mode files by span id; immediate mode stores on the span.
-        self._file = pending.add if pending is not None else None
         # The last instrumentation scope seen and its rule: spans come in runs of one scope.
         self._last: tuple[InstrumentationScope | None, ScopeRule | None] = (None, None)
 
@@ -140,29 +134,57 @@ class SpanscopeSpanProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
-            scope = span.instrumentation_scope
+            # The SDK's private fields: its properties are a Python call each.
+            scope = span._instrumentation_scope
             last_scope, rule = self._last
             if scope is not last_scope:
                 rule = self._rule(scope)
             if rule is None:
                 return
-            location = self._locator.locate_caller() if rule.locate else None
-            captured: Captured = (
-                (rule.layer, location, current_relation.get(), current_params.get())
+            # locate_caller counts its depths from here: called from on_start itself.
+            location = self._locate() if rule.locate else None
+            span._attributes._spanscope_captured = (  # type: ignore[union-attr]
+                (rule.layer, location, _current_relation(), _current_params())
                 if rule.query
                 else (rule.layer, location, None, _NO_PARAMS)
             )
-            if self._file is not None:
-                self._file(span.context.span_id, captured)
-            else:
-                self._store(span, captured)
         except Exception:  # never let enrichment break the host application
             _logger.debug("spanscope could not enrich span %r", span, exc_info=True)
 
-    def _store(self, span: Span, captured: Captured) -> None:
-        values = self._enrichment.attributes(captured)
-        if values:
-            add_attributes(span, values)
+
+class SpanscopeSpanProcessor(SpanProcessor):
+    """Adds ``code.*``, ``spanscope.orm.*``, ``spanscope.db.params_hash`` and ``spanscope.layer``.
+
+    A processor on its own, for a pipeline spanscope's configurator did not
+    build: the attributes are on the span when ``on_start`` returns.  Register
+    it before any exporting processor (processors run in order, and an exporter
+    only sees what was set by then).  It never raises: a failure is logged at
+    debug level and the span goes out unenriched.
+
+    ``enrichment`` (default: from the environment) says whether parameters are
+    hashed and whether their values are recorded (opt-in: they may be personal
+    data).
+    """
+
+    def __init__(
+        self,
+        locator: CodeLocator | None = None,
+        rules: Mapping[str, ScopeRule] = SCOPE_RULES,
+        enrichment: Enrichment | None = None,
+    ) -> None:
+        self._capture = SpanCapture(locator, rules)
+        self._enrichment = enrichment if enrichment is not None else enrichment_from_env()
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self._capture.on_start(span, parent_context)
+        try:
+            captured = take_captured(span)
+            if captured is not None:
+                values = self._enrichment.attributes(captured)
+                if values:
+                    add_attributes(span, values)
+        except Exception:  # never let enrichment break the host application
+            _logger.debug("spanscope could not enrich span %r", span, exc_info=True)
 
     def on_end(self, span: ReadableSpan) -> None:
         return None

@@ -2,8 +2,7 @@
 
 ``install()`` patches Django's related-object descriptors so that, while a lazy
 load runs its query, :data:`spanscope.instrument.relation_context.current_relation`
-names the relation; :class:`~spanscope.instrument.processor.SpanscopeSpanProcessor`
-copies it onto the DB span.
+names the relation; :mod:`spanscope.instrument.processor` copies it onto the DB span.
 
 How each kind is caught (Django 4.2-5.x):
 
