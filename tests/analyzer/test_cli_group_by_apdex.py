@@ -56,3 +56,19 @@ def test_compare_groups_both_sides_the_same_way(tmp_path: Path) -> None:
         "GET /books/",
         "GET /nonexistent-warmup/",
     }
+
+
+def test_group_by_url_on_a_partitioned_parquet_reads_the_url_the_attribute_map_holds(
+    tmp_path: Path,
+) -> None:
+    # The sample's server spans carry only `http.url` (no `http.target`): a Parquet read
+    # for analysis, which skips the attribute maps where it can, must still fetch it.
+    dataset = tmp_path / "dataset"
+    converted = CliRunner().invoke(
+        cli, ["convert", BOOKS_SAMPLE, "-o", str(dataset), "--partition-by", "date"]
+    )
+    assert converted.exit_code == 0, converted.stderr
+    from_parquet = run("analyze", str(dataset), "--format", "json", "--group-by", "url")
+    from_json = run("analyze", BOOKS_SAMPLE, "--format", "json", "--group-by", "url")
+    assert endpoint_names(from_parquet) == ["GET /books/", "GET /nonexistent-warmup/"]
+    assert from_parquet["endpoints"] == from_json["endpoints"]

@@ -44,10 +44,10 @@ def test_read_hands_on_the_parent_row_of_every_span(tmp_path: Path) -> None:
     assert int(np.count_nonzero(result.parent >= 0)) == 3
 
 
-def test_analyzing_a_dump_resolves_parents_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls = []
+@pytest.fixture
+def parent_joins(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """Every id join the span-tree check or the analyses run, recorded as it runs."""
+    calls: list[tuple[Any, ...]] = []
 
     def counted(*args: Any) -> Any:
         calls.append(args)
@@ -55,9 +55,27 @@ def test_analyzing_a_dump_resolves_parents_once(
 
     monkeypatch.setattr(span_tree, "parent_rows", counted)
     monkeypatch.setattr(requests_module, "parent_rows", counted)
+    return calls
+
+
+def test_analyzing_a_dump_resolves_parents_once(
+    tmp_path: Path, parent_joins: list[tuple[Any, ...]]
+) -> None:
     report = analyze(_dump(tmp_path / "a.jsonl"))
     assert report.input.spans == 6
-    assert len(calls) == 1
+    # Canonical hex ids: each table's parents were found as it was read (span_keys),
+    # and neither the check nor the analyses joined the ids again.
+    assert parent_joins == []
+
+
+def test_overlapping_files_have_their_parents_resolved_once_after_deduplication(
+    tmp_path: Path, parent_joins: list[tuple[Any, ...]]
+) -> None:
+    first = _dump(tmp_path / "a.jsonl")
+    second = _dump(tmp_path / "b.jsonl")  # the same spans again: a rotated copy
+    report = analyze([str(first), str(second)])
+    assert report.input.spans == 6
+    assert len(parent_joins) == 1
 
 
 def test_a_table_passed_in_memory_has_its_parents_resolved_alike(tmp_path: Path) -> None:

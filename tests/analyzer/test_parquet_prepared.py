@@ -43,60 +43,57 @@ def _server(
     )
 
 
-def _query(
-    number: int, trace: str, parent: int, start: int, statement: str, *, ms: float = 1.0
+def _child(
+    number: int, trace: str, parent: int, start: int, ms: float, **fields: Any
 ) -> dict[str, Any]:
+    """Span ``number`` of ``trace`` under span ``parent``, lasting ``ms``; ``fields`` as
+    :func:`span` takes them."""
+    duration = int(ms * MS)
     return span(
         span_id(number),
         trace_id=trace,
         parent=span_id(parent),
-        name="SELECT",
-        kind=CLIENT,
         start=start,
-        duration=int(ms * MS),
-        attributes=[
-            attr("db.system", "postgresql"),
-            attr("db.statement", statement),
-            attr("code.filepath", "/app/books/views.py"),
-            attr("code.lineno", {"intValue": "12"}),
-            attr("code.function", "book_list"),
-        ],
+        duration=duration,
+        **fields,
+    )
+
+
+def _query(
+    number: int, trace: str, parent: int, start: int, statement: str, *, ms: float = 1.0
+) -> dict[str, Any]:
+    attributes = [
+        attr("db.system", "postgresql"),
+        attr("db.statement", statement),
+        attr("code.filepath", "/app/books/views.py"),
+        attr("code.lineno", {"intValue": "12"}),
+        attr("code.function", "book_list"),
+    ]
+    return _child(
+        number, trace, parent, start, ms, name="SELECT", kind=CLIENT, attributes=attributes
     )
 
 
 def _internal(number: int, trace: str, parent: int, start: int, ms: float) -> dict[str, Any]:
-    return span(
-        span_id(number),
-        trace_id=trace,
-        parent=span_id(parent),
-        name="render author.html",
-        kind=INTERNAL,
-        start=start,
-        duration=int(ms * MS),
-        attributes=[attr("spanscope.layer", "template")],
-    )
+    layer = [attr("spanscope.layer", "template")]
+    name = "render author.html"
+    return _child(number, trace, parent, start, ms, name=name, kind=INTERNAL, attributes=layer)
 
 
 def _http_call(number: int, trace: str, parent: int, start: int, user: int) -> dict[str, Any]:
-    return span(
-        span_id(number),
-        trace_id=trace,
-        parent=span_id(parent),
-        name="GET",
-        kind=CLIENT,
-        start=start,
-        duration=2 * MS,
-        attributes=[
-            attr("http.method", "GET"),
-            attr("url.full", f"http://users.internal/users/{user}?page={user}"),
-        ],
-    )
+    attributes = [
+        attr("http.method", "GET"),
+        attr("url.full", f"http://users.internal/users/{user}?page={user}"),
+    ]
+    return _child(number, trace, parent, start, 2, name="GET", kind=CLIENT, attributes=attributes)
 
 
-def _mixed_dump(path: Path) -> Path:
+def _mixed_dump(path: Path, *, http: bool = True) -> Path:
     """Requests with an N+1, a nested N+1 (a loop of renders, each with its own loop of
     queries), overlapping (async) queries, a query outliving its request, inline
-    duplicates, HTTP N+1 calls, an orphan, a 404 and a 500."""
+    duplicates, a statement repeated 3, 1 and 2 times under three parents (a parent-
+    or request-level group depending on the threshold), HTTP N+1 calls unless ``http``
+    is false, an orphan, a 404 and a 500."""
     spans: list[dict[str, Any]] = []
     number = 1
     for request in range(6):
@@ -130,7 +127,15 @@ def _mixed_dump(path: Path) -> Path:
             number += 1
         spans.append(_query(number, trace, server, begin + 95 * MS, "SELECT 2", ms=30))
         number += 1
-        for call in range(5):
+        for offset, repeats in ((70, 3), (74, 1), (76, 2)):
+            section = number
+            spans.append(_internal(section, trace, server, begin + offset * MS, 3))
+            number += 1
+            for repeat in range(repeats):
+                start = begin + offset * MS + repeat * MS // 2
+                spans.append(_query(number, trace, section, start, "SELECT * FROM shelf", ms=0.4))
+                number += 1
+        for call in range(5 if http else 0):
             spans.append(_http_call(number, trace, server, begin + (60 + call) * MS, call))
             number += 1
     orphan_trace = f"{99:032x}"

@@ -7,25 +7,13 @@ import io
 import json
 from typing import Any
 
-from spanbuilder import SpanBuilder, SpanRef
+from spanbuilder import SpanBuilder
 from spanscope.analyzer import analyze
 from spanscope.analyzer.render import get_renderer
 from spanscope.analyzer.render import json as json_renderer
 from spanscope.analyzer.render.html import Limits, html_report
 from spanscope.analyzer.report import AnalysisReport
-
-
-def call(b: SpanBuilder, parent: SpanRef, target: str, start_ms: float) -> None:
-    b.span(
-        parent,
-        "GET",
-        kind="Client",
-        layer="http",
-        start_ms=start_ms,
-        duration_ms=5,
-        http_method="GET",
-        http_target=target,
-    )
+from test_nplusone_http import call
 
 
 def two_level_spans() -> SpanBuilder:

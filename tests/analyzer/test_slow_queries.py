@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from spanbuilder import SpanBuilder
-from spanscope.analyzer.analyses.slow_queries import TOP_STATEMENTS, slow_queries
+from spanscope.analyzer.analyses.slow_queries import TOP_STATEMENTS, slow_queries, statement_times
 
 
 def test_statistics_are_per_template_and_exact() -> None:
@@ -47,3 +47,27 @@ def test_no_queries_no_rows() -> None:
     b = SpanBuilder()
     b.request()
     assert slow_queries(b.table()) == []
+
+
+@pytest.mark.parametrize("longest_ns", [50_000_000, 2**61], ids=["ordinary", "absurd"])
+def test_statement_times_are_exact_integer_totals_and_linear_p95(longest_ns: int) -> None:
+    template = np.array([1, 0, 1, 1, 0, 1], dtype=np.int64)
+    request = np.array([0, 0, 1, 1, 1, 0], dtype=np.int64)
+    duration = np.array([3, 7, longest_ns, 5, 2, 11], dtype=np.int64)
+    stats = statement_times(template, request, duration).stats.to_pylist()
+    ones = duration[template == 1]
+    assert [row["total_ns"] for row in stats] == [9, int(ones.sum())]
+    assert [row["max_ns"] for row in stats] == [7, longest_ns]
+    assert stats[1]["p95_ns"] == pytest.approx(float(np.percentile(ones, 95)))
+
+
+def test_statement_times_sum_the_time_of_each_template_in_each_request() -> None:
+    template = np.array([0, 0, 1, 0], dtype=np.int64)
+    request = np.array([0, 1, 0, 0], dtype=np.int64)
+    duration = np.array([1, 2, 4, 8], dtype=np.int64)
+    spent = statement_times(template, request, duration).spent.to_pylist()
+    assert sorted((r["template_id"], r["request_id"], r["spent_ns"]) for r in spent) == [
+        (0, 0, 9),
+        (0, 1, 2),
+        (1, 0, 4),
+    ]

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import re
 import signal
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,17 +39,19 @@ from http import HTTPStatus
 from pathlib import Path
 
 import pytest
-from demo_harness import (
-    InstrumentedServer,
-    Response,
-    ServerExit,
-)
+from demo_harness import InstrumentedServer, Response, ServerExit
 from demo_harness.ports import LOOPBACK, free_port, wait_until
 from demo_harness.trace_files import TraceFiles, read_trace_files
 from demo_harness.traffic import get
+from e2e_export_runs import (
+    ExportRun,
+    check_every_span_on_file,
+    check_latency_within_noise,
+    exporting_env,
+    serve,
+)
 from fake_otlp_collector import FakeCollector
 from spanscope.analyzer.load import load
-from test_otlp_outage_latency import LATENCY_FACTOR, LATENCY_SLACK_S, QUERIES, rss_bytes
 from test_servers_collect_otlp import spanscope_collect
 
 pytestmark = pytest.mark.e2e
@@ -58,9 +59,6 @@ pytestmark = pytest.mark.e2e
 LATENCY_REQUESTS = 20  # books/fixed/: one query each, the latency that is compared
 VOLUME_REQUESTS = 2  # books/: 2,001 queries each, keeps both exporters busy
 SLOW_ANSWER_S = 3.0  # below the exporter's 10 s timeout: the export succeeds, late
-# Export several times during the traffic, so the OTLP exporter is busy while
-# requests are measured.
-SCHEDULE_DELAY_MS = "200"
 MAX_EXPORT_BATCH = 512  # OTEL_BSP_MAX_EXPORT_BATCH_SIZE default
 # After the measured traffic of the 503 run: more books/ requests, so that with
 # the two above ~14,000 spans pile up behind the retrying exporter, more than
@@ -114,70 +112,32 @@ def spanscope_lines(log: str, needle: str) -> list[str]:
 
 
 @dataclass
-class FaultRun:
-    name: str
-    latencies_s: list[float]
-    responses: list[Response]
-    rss_growth: int
-    server_exit: ServerExit
-    files: TraceFiles
-    posts: int  # POSTs the endpoint received: one per export attempt
-    accepted_spans: int  # spans in the POSTs it answered 2xx
-
-    @property
-    def median_s(self) -> float:
-        return statistics.median(self.latencies_s)
+class FaultRun(ExportRun):
+    posts: int = 0  # POSTs the endpoint received: one per export attempt
+    accepted_spans: int = 0  # spans in the POSTs it answered 2xx
 
     def log_count(self, needle: str) -> int:
         return self.server_exit.log.count(needle)
 
 
-def exporting_env(base_env: dict[str, str], traces: Path, port: int | None) -> dict[str, str]:
-    env = {
-        **base_env,
-        "SPANSCOPE_TRACES_DIR": str(traces),
-        "OTEL_BSP_SCHEDULE_DELAY": SCHEDULE_DELAY_MS,
-    }
-    if port is not None:
-        env["OTEL_TRACES_EXPORTER"] = "spanscope_file,otlp"
-        env["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
-        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://{LOOPBACK}:{port}"
-    return env
-
-
-def measure(server: InstrumentedServer) -> tuple[list[float], list[Response], int]:
-    """Timed books/fixed/ requests with a few heavy books/ requests in between."""
-    responses = [get(server.base_url, "books/fixed/") for _ in range(3)]  # warm-up
-    rss_before = rss_bytes(server.pid)
-    latencies = []
-    for number in range(LATENCY_REQUESTS):
-        response = get(server.base_url, "books/fixed/")
-        latencies.append(response.seconds)
-        responses.append(response)
-        if number % (LATENCY_REQUESTS // VOLUME_REQUESTS) == 0:
-            responses.append(get(server.base_url, "books/"))
-    return latencies, responses, rss_bytes(server.pid) - rss_before
-
-
-def serve(
+def serve_faulty(
     name: str, base_env: dict[str, str], workdir: Path, port: int | None, flood: int = 0
-) -> FaultRun:
-    traces = workdir / "traces"
-    server = InstrumentedServer(exporting_env(base_env, traces, port), workdir / "server.log")
-    with server:
-        latencies, responses, rss_growth = measure(server)
-        responses += [get(server.base_url, "books/") for _ in range(flood)]
-        server_exit = server.stop()
-    return FaultRun(
-        name, latencies, responses, rss_growth, server_exit, read_trace_files(traces), 0, 0
+) -> ExportRun:
+    return serve(
+        name,
+        exporting_env(base_env, workdir / "traces", port),
+        workdir,
+        latency_requests=LATENCY_REQUESTS,
+        volume_requests=VOLUME_REQUESTS,
+        flood=flood,
     )
 
 
 @pytest.fixture(scope="module")
 def file_only(
     sqlite_demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> FaultRun:
-    return serve("file-only", sqlite_demo_env, tmp_path_factory.mktemp("file-only"), None)
+) -> ExportRun:
+    return serve_faulty("file-only", sqlite_demo_env, tmp_path_factory.mktemp("file-only"), None)
 
 
 @pytest.fixture(scope="module")
@@ -192,9 +152,10 @@ def fault_runs(
             status, delay_s, flood = FAULTS[name]
             with FakeCollector(status, delay_s) as collector:
                 workdir = tmp_path_factory.mktemp(name)
-                runs[name] = serve(name, sqlite_demo_env, workdir, collector.port, flood)
-                runs[name].posts = collector.posts
-                runs[name].accepted_spans = collector.accepted_spans
+                run = serve_faulty(name, sqlite_demo_env, workdir, collector.port, flood)
+                runs[name] = FaultRun(
+                    **vars(run), posts=collector.posts, accepted_spans=collector.accepted_spans
+                )
         return runs[name]
 
     return run
@@ -215,23 +176,13 @@ def test_the_endpoint_was_really_exported_to(fault: FaultRun) -> None:
 
 
 def test_request_latency_stays_within_noise_of_the_file_only_run(
-    fault: FaultRun, file_only: FaultRun
+    fault: FaultRun, file_only: ExportRun
 ) -> None:
-    bound = file_only.median_s * LATENCY_FACTOR + LATENCY_SLACK_S
-    assert fault.median_s < bound, (
-        f"median {fault.median_s * 1000:.1f} ms with a {fault.name} collector, "
-        f"{file_only.median_s * 1000:.1f} ms file-only"
-    )
+    check_latency_within_noise(fault, file_only)
 
 
 def test_file_exporter_still_writes_every_span(fault: FaultRun) -> None:
-    files = fault.files
-    assert files.bad_lines == []
-    for route, queries in QUERIES.items():
-        requests = files.server_spans(route)
-        assert len(requests) == sum(1 for r in fault.responses if r.path == route)
-        for request in requests:
-            assert sum(1 for s in files.in_trace(request.trace_id) if s.is_db) == queries
+    check_every_span_on_file(fault)
 
 
 REFUSING = ["refusing-400", "refusing-503"]
@@ -293,7 +244,7 @@ def test_a_slow_collector_drops_nothing_while_the_app_runs(
     assert 0 <= unsent - missing <= MAX_EXPORT_BATCH, (unsent, missing, log[-3000:])
 
 
-def test_memory_stays_bounded(fault: FaultRun, file_only: FaultRun) -> None:
+def test_memory_stays_bounded(fault: FaultRun, file_only: ExportRun) -> None:
     # Generous: this guards against buffering everything the endpoint refused.
     assert fault.rss_growth < file_only.rss_growth + 40 * 1024 * 1024
 

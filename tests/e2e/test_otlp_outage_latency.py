@@ -11,29 +11,25 @@ still stops the process promptly.
 from __future__ import annotations
 
 import socket
-import statistics
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from demo_harness import InstrumentedServer, Response, ServerExit
 from demo_harness.ports import LOOPBACK, free_port
-from demo_harness.trace_files import TraceFiles, read_trace_files
-from demo_harness.traffic import get
+from e2e_export_runs import (
+    ExportRun,
+    check_every_span_on_file,
+    check_latency_within_noise,
+    exporting_env,
+    serve,
+)
 
 pytestmark = pytest.mark.e2e
 
 LATENCY_REQUESTS = 30  # books/fixed/: one query each, the latency that is compared
 VOLUME_REQUESTS = 5  # books/: 2,001 queries each, more spans than one export queue holds
-BOOKS = 1000
-QUERIES = {"books/fixed/": 1, "books/": 1 + 2 * BOOKS}
-# Generous on purpose: this guards against blocking on the network (seconds), not
-# against a few percent; a shared 2-core machine is noisy.
-LATENCY_FACTOR, LATENCY_SLACK_S = 1.5, 0.020
 # The OTLP batch queue is bounded (8,192 spans); unbounded buffering of the
 # ~10,000 spans sent here would show as tens of MB more.
 RSS_GROWTH_BOUND_BYTES = 60 * 1024 * 1024
@@ -87,74 +83,24 @@ def endpoint(kind: str) -> Iterator[int | None]:
         yield None
 
 
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for pid {pid}")
-
-
-@dataclass
-class OutageRun:
-    name: str
-    latencies_s: list[float]
-    responses: list[Response]
-    rss_growth: int
-    stop_s: float
-    server_exit: ServerExit
-    files: TraceFiles
-
-    @property
-    def median_s(self) -> float:
-        return statistics.median(self.latencies_s)
-
-
 def serve_and_measure(
     name: str, base_env: dict[str, str], workdir: Path, protocol: str = "http/protobuf"
-) -> OutageRun:
+) -> ExportRun:
     traces = workdir / "traces"
     with endpoint(name) as port:
-        env = {
-            **base_env,
-            "SPANSCOPE_TRACES_DIR": str(traces),
-            # Export several times during the traffic, so the OTLP exporter is
-            # busy failing while requests are measured.
-            "OTEL_BSP_SCHEDULE_DELAY": "200",
-        }
-        if port is not None:
-            env["OTEL_TRACES_EXPORTER"] = "spanscope_file,otlp"
-            env["OTEL_EXPORTER_OTLP_PROTOCOL"] = protocol
-            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://{LOOPBACK}:{port}"
-        server = InstrumentedServer(env, workdir / "server.log")
-        with server:
-            responses = [get(server.base_url, "books/fixed/") for _ in range(3)]  # warm-up
-            rss_before = rss_bytes(server.pid)
-            latencies = []
-            for number in range(LATENCY_REQUESTS):
-                response = get(server.base_url, "books/fixed/")
-                latencies.append(response.seconds)
-                responses.append(response)
-                if number % (LATENCY_REQUESTS // VOLUME_REQUESTS) == 0:
-                    responses.append(get(server.base_url, "books/"))
-            rss_growth = rss_bytes(server.pid) - rss_before
-            started = time.monotonic()
-            server_exit = server.stop()
-            stop_s = time.monotonic() - started
-    return OutageRun(
-        f"{name} ({protocol})" if port is not None else name,
-        latencies,
-        responses,
-        rss_growth,
-        stop_s,
-        server_exit,
-        read_trace_files(traces),
-    )
+        return serve(
+            f"{name} ({protocol})" if port is not None else name,
+            exporting_env(base_env, traces, port, protocol),
+            workdir,
+            latency_requests=LATENCY_REQUESTS,
+            volume_requests=VOLUME_REQUESTS,
+        )
 
 
 @pytest.fixture(scope="module")
 def baseline(
     sqlite_demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> OutageRun:
+) -> ExportRun:
     return serve_and_measure("file-only", sqlite_demo_env, tmp_path_factory.mktemp("file-only"))
 
 
@@ -163,39 +109,29 @@ def outage(
     request: pytest.FixtureRequest,
     sqlite_demo_env: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
-) -> OutageRun:
+) -> ExportRun:
     name, protocol = request.param
     return serve_and_measure(name, sqlite_demo_env, tmp_path_factory.mktemp(name), protocol)
 
 
-def test_app_keeps_serving_every_request(outage: OutageRun) -> None:
+def test_app_keeps_serving_every_request(outage: ExportRun) -> None:
     assert {r.status for r in outage.responses} == {200}
 
 
 def test_request_latency_stays_within_noise_of_the_file_only_run(
-    outage: OutageRun, baseline: OutageRun
+    outage: ExportRun, baseline: ExportRun
 ) -> None:
-    bound = baseline.median_s * LATENCY_FACTOR + LATENCY_SLACK_S
-    assert outage.median_s < bound, (
-        f"median {outage.median_s * 1000:.1f} ms with the collector {outage.name}, "
-        f"{baseline.median_s * 1000:.1f} ms file-only"
-    )
+    check_latency_within_noise(outage, baseline)
 
 
-def test_file_exporter_still_writes_every_span(outage: OutageRun) -> None:
-    files = outage.files
-    assert files.bad_lines == []
-    for route, queries in QUERIES.items():
-        requests = files.server_spans(route)
-        assert len(requests) == sum(1 for r in outage.responses if r.path == route)
-        for request in requests:
-            assert sum(1 for s in files.in_trace(request.trace_id) if s.is_db) == queries
+def test_file_exporter_still_writes_every_span(outage: ExportRun) -> None:
+    check_every_span_on_file(outage)
 
 
-def test_memory_stays_bounded(outage: OutageRun) -> None:
+def test_memory_stays_bounded(outage: ExportRun) -> None:
     assert outage.rss_growth < RSS_GROWTH_BOUND_BYTES, f"RSS grew {outage.rss_growth:,} bytes"
 
 
-def test_sigterm_stops_the_server_promptly(outage: OutageRun) -> None:
+def test_sigterm_stops_the_server_promptly(outage: ExportRun) -> None:
     assert not outage.server_exit.killed, outage.server_exit.log[-3000:]
     assert outage.stop_s < STOP_BOUND_S

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.errors import SpanscopeError, UsageError
 from spanscope.analyzer.load import PathsArg, read
-from spanscope.analyzer.prepared_format import PREPARED_PREFIX
+from spanscope.analyzer.prepared_format import PREPARED_PREFIX, ROLLUP_PREFIX, marker_of
 from spanscope.analyzer.prepared_write import with_prepared_columns
 
 # The stubs' overloads reject valid broadcasting calls such as `equal(array, "x")`.
@@ -96,15 +96,22 @@ def convert(
 def _encodings(schema: pa.Schema) -> dict[str, Any]:
     """Per-column Parquet encodings: integer columns ``analyze`` reads (``Duration`` and
     the prepared ones) delta-encoded -- 3-4x cheaper to decode than a dictionary that
-    overflowed into plain pages, and smaller; the prepared text columns, which hold a
-    value on few rows, plain; everything else dictionary-encoded as by default."""
+    overflowed into plain pages, and smaller; the span-level prepared text columns,
+    which hold a value on few rows, plain; everything else (the rollups' texts
+    included: endpoints, parent names) dictionary-encoded as by default."""
     delta = [
         field.name
         for field in schema
         if (field.name == "Duration" or field.name.startswith(PREPARED_PREFIX))
         and pa.types.is_integer(field.type)
     ]
-    plain = [f.name for f in schema if f.name.startswith(PREPARED_PREFIX) and f.name not in delta]
+    plain = [
+        f.name
+        for f in schema
+        if f.name.startswith(PREPARED_PREFIX)
+        and not f.name.startswith(ROLLUP_PREFIX)
+        and f.name not in delta
+    ]
     dictionary = [name for name in schema.names if name not in delta and name not in plain]
     return {
         "use_dictionary": dictionary,
@@ -128,19 +135,23 @@ def write_prepared(
 ) -> None:
     """Write ``table`` (as :func:`~spanscope.analyzer.load.read` returns it; ``parent`` is
     its :attr:`~spanscope.analyzer.load.LoadResult.parent`) with its prepared columns."""
-    _write(with_prepared_columns(table, parent), Path(target))
+    prepared = with_prepared_columns(table, parent)
+    marker = marker_of(prepared.schema)
+    _write(prepared, Path(target), marker.leading_rows if marker else 0)
 
 
-def _write(table: pa.Table, target: Path) -> None:
+def _write(table: pa.Table, target: Path, leading_rows: int = 0) -> None:
+    """Write ``table``; its first ``leading_rows`` rows (a prepared file's rollups) in a
+    row group of their own, so that reading the rollups decodes nothing else."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(
-            table,
-            target,
-            compression=COMPRESSION,
-            row_group_size=_ROW_GROUP_ROWS,
-            **_encodings(table.schema),
-        )
+        options = _encodings(table.schema)
+        with pq.ParquetWriter(target, table.schema, compression=COMPRESSION, **options) as out:
+            rest = table
+            if 0 < leading_rows < table.num_rows:
+                out.write_table(table.slice(0, leading_rows), row_group_size=leading_rows)
+                rest = table.slice(leading_rows)
+            out.write_table(rest, row_group_size=_ROW_GROUP_ROWS)
     except OSError as err:
         raise SpanscopeError(
             f"cannot write {target}: {err.strerror or err}", "choose a writable output path"

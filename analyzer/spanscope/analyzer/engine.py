@@ -157,17 +157,23 @@ def covered_per_group(
     parent's start when children are clipped into their parent); it saves a pass.
     """
     covered = np.zeros(groups, dtype=np.int64)
-    keep = end > start
-    if not keep.any():
+    if not len(group):
         return covered
-    group, start, end = group[keep], start[keep], end[keep]
+    keep = end > start
+    if not keep.all():  # (each gather below is a pass over every interval: skip if no-op)
+        if not keep.any():
+            return covered
+        group, start, end = group[keep], start[keep], end[keep]
     if base is None:
         base = np.full(groups, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(base, group, start)
-    rel_start = np.minimum(start - base[group], _MAX_EXTENT)
-    rel_end = np.minimum(end - base[group], _MAX_EXTENT)
+    group_base = base[group]
+    rel_start = np.minimum(start - group_base, _MAX_EXTENT)
+    rel_end = np.minimum(end - group_base, _MAX_EXTENT)
+    del group_base
     order = _group_order(group, rel_start, groups)
-    group, rel_start, rel_end = group[order], rel_start[order], rel_end[order]
+    if order is not None:
+        group, rel_start, rel_end = group[order], rel_start[order], rel_end[order]
     first = np.empty(len(group), dtype=bool)
     first[0] = True
     np.not_equal(group[1:], group[:-1], out=first[1:])
@@ -192,13 +198,17 @@ def covered_per_group(
     return covered
 
 
-def _group_order(group: Int64s, rel_start: Int64s, groups: int) -> Int64s:
-    """The permutation sorting by (group, rel_start): one argsort of both packed into
-    one int64 when they fit (always, unless a group spans weeks), else a lexsort."""
+def _group_order(group: Int64s, rel_start: Int64s, groups: int) -> Int64s | None:
+    """The permutation sorting by (group, rel_start), None when already so ordered: one
+    argsort of both packed into one int64 when they fit (always, unless a group spans
+    weeks), else a lexsort."""
     start_bits = int(rel_start.max()).bit_length()
     if start_bits + max(groups - 1, 1).bit_length() <= 62:
+        packed = (group << start_bits) | rel_start
+        if bool((packed[1:] >= packed[:-1]).all()):
+            return None  # spans written child after child: no permutation to apply
         # Stable (timsort/radix): spans arrive roughly in order, which it exploits.
-        order: Int64s = np.argsort((group << start_bits) | rel_start, kind="stable")
+        order: Int64s = np.argsort(packed, kind="stable")
         return order
     return np.lexsort((rel_start, group))
 
@@ -232,49 +242,50 @@ def parent_rows(trace_ids: Any, span_ids: Any, parent_ids: Any) -> Int64s:
     pass; every match is then verified on the full ids, so a key collision can only
     send the input down the exact (slower) path on the id strings, never mis-join.
     """
-    keys = _hex_keys(trace_ids, span_ids, parent_ids)
+    keys = hex_keys(trace_ids, span_ids, parent_ids)
     if keys is not None:
-        found = _verified_lookup(*keys)
+        found = verified_lookup(keys)
         if found is not None:
             return found
     return _string_lookup(trace_ids, span_ids, parent_ids)
 
 
-_HexKeys = tuple[
-    npt.NDArray[np.uint64], npt.NDArray[np.uint64], npt.NDArray[np.uint64], Bools, Int64s
-]
+@dataclass(frozen=True)
+class HexKeys:
+    """The ids of some spans as 64-bit words, and the integer join keys made of them."""
+
+    trace_words: npt.NDArray[np.uint64]  # (n, 2): the trace id, big-endian words
+    span_words: npt.NDArray[np.uint64]
+    parent_words: npt.NDArray[np.uint64]  # of the spans that have a parent id
+    has_parent: Bools
+    child_rows: Int64s  # the rows that have a parent id, in order
+    span_key: npt.NDArray[np.uint64]  # the span id mixed with its trace id
+    parent_key: npt.NDArray[np.uint64]  # the parent id mixed with the child's trace id
 
 
-def _verified_lookup(
-    trace_words: npt.NDArray[np.uint64],
-    span_words: npt.NDArray[np.uint64],
-    parent_words: npt.NDArray[np.uint64],
-    has_parent: Bools,
-    child_rows: Int64s,
-) -> Int64s | None:
-    with np.errstate(over="ignore"):
-        trace_mix = trace_words[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ trace_words[
-            :, 1
-        ] * np.uint64(0xC2B2AE3D27D4EB4F)
-    span_key = span_words ^ trace_mix
-    parent_key = parent_words ^ trace_mix[child_rows]
-    index = pc.index_in(pa.array(parent_key), value_set=pa.array(span_key))
+def verified_lookup(keys: HexKeys) -> Int64s | None:
+    """Per span, its parent's row by integer key, or None when a key collision makes a
+    match wrong (the caller then joins on the id strings)."""
+    index = pc.index_in(pa.array(keys.parent_key), value_set=pa.array(keys.span_key))
     found = pc.fill_null(index, -1).to_numpy().astype(np.int64)
     hit = found >= 0
-    candidates, children = found[hit], child_rows[hit]
+    candidates, children = found[hit], keys.child_rows[hit]
+    trace_words = keys.trace_words
     same = (
-        (span_words[candidates] == parent_words[hit])
+        (keys.span_words[candidates] == keys.parent_words[hit])
         & (trace_words[candidates, 0] == trace_words[children, 0])
         & (trace_words[candidates, 1] == trace_words[children, 1])
     )
     if not same.all():
         return None
-    parents = np.full(len(span_words), -1, dtype=np.int64)
-    parents[child_rows] = found
+    parents = np.full(len(keys.span_words), -1, dtype=np.int64)
+    parents[keys.child_rows] = found
     return parents
 
 
-def _hex_keys(trace_ids: Any, span_ids: Any, parent_ids: Any) -> _HexKeys | None:
+def hex_keys(trace_ids: Any, span_ids: Any, parent_ids: Any) -> HexKeys | None:
+    """The :class:`HexKeys` of spans whose ids are all lower-case hex of the OTLP widths
+    (parent ids may be empty), else None."""
     traces = _hex_words(trace_ids, 32)
     spans = _hex_words(span_ids, 16)
     parents = _hex_words(parent_ids, 16)
@@ -285,7 +296,22 @@ def _hex_keys(trace_ids: Any, span_ids: Any, parent_ids: Any) -> _HexKeys | None
     has_parent, parent_words = parents
     if not (trace_present.all() and span_present.all()):
         return None
-    return trace_words, span_words[:, 0], parent_words[:, 0], has_parent, np.flatnonzero(has_parent)
+    child_rows = np.flatnonzero(has_parent)
+    with np.errstate(over="ignore"):
+        trace_mix = trace_words[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ trace_words[
+            :, 1
+        ] * np.uint64(0xC2B2AE3D27D4EB4F)
+    span_key = span_words[:, 0] ^ trace_mix
+    parent_key = parent_words[:, 0] ^ trace_mix[child_rows]
+    return HexKeys(
+        trace_words,
+        span_words[:, 0],
+        parent_words[:, 0],
+        has_parent,
+        child_rows,
+        span_key,
+        parent_key,
+    )
 
 
 def _hex_words(ids: Any, width: int) -> tuple[Bools, npt.NDArray[np.uint64]] | None:
@@ -384,6 +410,33 @@ def first_of_each(group: Int64s, count: int) -> Int64s:
 def table_of(columns: Mapping[str, Any]) -> pa.Table:
     """``pa.table`` over NumPy and Arrow columns alike (the stubs accept only the latter)."""
     return pa.table(dict(columns))
+
+
+def value_codes(column: Any, values: tuple[str, ...]) -> npt.NDArray[np.int8]:
+    """Per row of a string column, the index of its value in ``values``, or
+    ``len(values)`` for any other value and for null.
+
+    A dictionary-encoded chunk is looked up once per dictionary entry, then its indices
+    are mapped in NumPy: no string is compared per row.
+    """
+    other = len(values)
+    wanted = pa.array(values, pa.string())
+    pieces: list[npt.NDArray[np.int8]] = []
+    for chunk in pa.chunked_array(column).chunks:
+        if pa.types.is_dictionary(chunk.type) and not chunk.null_count:
+            encoded: Any = chunk
+            found = pc.fill_null(pc.index_in(encoded.dictionary, value_set=wanted), other)
+            of_entry = np.asarray(found.to_numpy(), dtype=np.int8)
+            indices = np.asarray(encoded.indices.to_numpy(), dtype=np.intp)
+            pieces.append(
+                of_entry[indices] if len(of_entry) else np.full(len(chunk), other, np.int8)
+            )
+        else:
+            found = pc.fill_null(pc.index_in(chunk, value_set=wanted), other)
+            pieces.append(np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int8))
+    if not pieces:
+        return np.zeros(0, dtype=np.int8)
+    return np.concatenate(pieces)
 
 
 def to_numpy(column: Any, dtype: Any) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import binascii
 import os
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -24,13 +25,14 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from spanscope.analyzer import paths as input_paths
-from spanscope.analyzer import readers
+from spanscope.analyzer import readers, span_keys
 from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.enrich import ANALYSIS_SCHEMA, enrich, for_analysis
 from spanscope.analyzer.errors import UnreadableInputError, UsageError
 from spanscope.analyzer.readers import source
 from spanscope.analyzer.readers.span_tree import check_span_tree
 from spanscope.analyzer.schema import SPAN_SCHEMA
+from spanscope.analyzer.span_keys import TableKeys
 
 PathsArg = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 #: "all": SPAN_SCHEMA; "analysis": ANALYSIS_SCHEMA (what ``analyze`` reads).
@@ -70,55 +72,94 @@ def read(
     files: list[str] = []
     tables: list[pa.Table] = []
     origins: list[npt.NDArray[np.int32]] = []  # per table: the index in `files` of its rows
-    for item in input_paths.expand(paths):
-        try:
-            head = source.read_head(item.path)
-        except UnreadableInputError as err:
-            if item.explicit or strict:
-                raise
-            diagnostics.note(item.path, 0, "unreadable-file", err.message, err.hint)
-            continue
-        if not head.strip():
-            files.append(item.path)  # an empty dump (a process that served nothing)
-            continue
-        reader = forced or _sniff(item, head, diagnostics)
-        if reader is None:
-            continue
-        read_tables = _read_file(reader, item, diagnostics, analysis)
-        if read_tables is None:
-            continue
-        files.append(item.path)
-        for table in read_tables:
-            tables.append(table)
-            origins.append(np.full(table.num_rows, len(files) - 1, dtype=np.int32))
+    # Each table's span keys and inner parents are worked out on this thread while the
+    # reader goes on (span_keys): after the read only their merge is left.
+    with ThreadPoolExecutor(max_workers=1) as keying:
+        keying.submit(_first_conversion)
+        keys: list[Future[TableKeys | None]] = []
+        for item in input_paths.expand(paths):
+            try:
+                head = source.read_head(item.path)
+            except UnreadableInputError as err:
+                if item.explicit or strict:
+                    raise
+                diagnostics.note(item.path, 0, "unreadable-file", err.message, err.hint)
+                continue
+            if not head.strip():
+                files.append(item.path)  # an empty dump (a process that served nothing)
+                continue
+            reader = forced or _sniff(item, head, diagnostics)
+            if reader is None:
+                continue
+            read_tables = _read_file(reader, item, diagnostics, analysis, keying, keys)
+            if read_tables is None:
+                continue
+            files.append(item.path)
+            for table in read_tables:
+                tables.append(table)
+                origins.append(np.full(table.num_rows, len(files) - 1, dtype=np.int32))
+        table_keys_list = [future.result() for future in keys]
+        keys.clear()
     if not tables:
         empty = (ANALYSIS_SCHEMA if analysis else SPAN_SCHEMA).empty_table()
         return LoadResult(table=empty, files=files, diagnostics=diagnostics)
     table = pa.concat_tables(tables)
     tables.clear()
     origin = np.concatenate(origins)
-    first = first_rows(table)
-    if first is not None:
-        table, origin = table.take(first), origin[first]
-    checked = check_span_tree(table, diagnostics, files, origin)
+    merged = None
+    if all(found is not None for found in table_keys_list):
+        merged = span_keys.merge([found for found in table_keys_list if found], table)
+    del table_keys_list
+    if merged is not None:  # (TraceId, SpanId) unique, parents known
+        checked = check_span_tree(
+            table, diagnostics, files, origin, merged.parent, has_parent=merged.has_parent
+        )
+    else:
+        first = first_rows(table)
+        if first is not None:
+            table, origin = table.take(first), origin[first]
+        checked = check_span_tree(table, diagnostics, files, origin)
     return LoadResult(
         table=checked.table, files=files, diagnostics=diagnostics, parent=checked.parent
     )
 
 
+def _first_conversion() -> None:
+    """Convert one Arrow array to NumPy.
+
+    pyarrow's first conversion imports pandas when it is installed (~0.5 s of CPU, under
+    the import lock).  Started as soon as reading starts, it runs while the first chunks
+    are being parsed, instead of holding up the first chunk worker to flatten (and any
+    other that converts meanwhile).
+    """
+    pa.array([0], pa.int64()).to_numpy()
+
+
 def _read_file(
-    reader: readers.Reader, item: input_paths.InputFile, diagnostics: Diagnostics, analysis: bool
+    reader: readers.Reader,
+    item: input_paths.InputFile,
+    diagnostics: Diagnostics,
+    analysis: bool,
+    keying: ThreadPoolExecutor,
+    keys: list[Future[TableKeys | None]],
 ) -> list[pa.Table] | None:
-    """Every table of one file, enriched; None (noted) when a file found in a folder is
-    unreadable."""
+    """Every table of one file, enriched, each one's span keys started on ``keying``
+    (appended to ``keys``); None (noted) when a file found in a folder is unreadable."""
+    started = len(keys)
     try:
         if not analysis:
-            return [enrich(table) for table in reader.read(item.path, diagnostics)]
-        read_analysis = getattr(reader, "read_analysis", None)
-        if read_analysis is not None:  # the reader builds the analysis columns itself
-            return [for_analysis(table) for table in read_analysis(item.path, diagnostics)]
-        return [for_analysis(table) for table in reader.read(item.path, diagnostics)]
+            tables = (enrich(table) for table in reader.read(item.path, diagnostics))
+        else:
+            # A reader that has it builds the analysis columns itself.
+            read_analysis = getattr(reader, "read_analysis", reader.read)
+            tables = (for_analysis(table) for table in read_analysis(item.path, diagnostics))
+        read_tables = []
+        for table in tables:
+            read_tables.append(table)
+            keys.append(keying.submit(span_keys.table_keys, table))
+        return read_tables
     except UnreadableInputError as err:
+        del keys[started:]
         if item.explicit or diagnostics.strict:
             raise
         diagnostics.note(item.path, 0, "unreadable-file", err.message, err.hint)

@@ -1,9 +1,11 @@
-"""Compute the prepared columns of a span table (see :mod:`.prepared_format`).
+"""Compute the prepared columns and the rollups of a span table (see
+:mod:`.prepared_format`).
 
 Every value comes from the very functions ``analyze`` runs on a span table
 (:func:`~spanscope.analyzer.requests.prepare`, :func:`~.analyses.statements.db_spans`,
-:func:`~.analyses.statement_keys.statement_keys`, the span-tree check), so a prepared
-file cannot analyse differently from its source.
+:func:`~.analyses.statement_keys.statement_keys`, the span-tree check, and for the
+rollups :func:`~.analyses.rollups.build_rollups`), so a prepared file cannot analyse
+differently from its source.
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+from spanscope.analyzer.analyses.rollups import build_rollups
 from spanscope.analyzer.analyses.statement_keys import (
     SITE_COLUMNS,
+    StatementKeys,
+    StatementSites,
     statement_keys,
     statement_sites,
 )
-from spanscope.analyzer.analyses.statements import db_spans
+from spanscope.analyzer.analyses.statements import DbSpans, db_spans
 from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.engine import Int64s, first_of_each
 from spanscope.analyzer.prepared_format import (
@@ -29,6 +34,8 @@ from spanscope.analyzer.prepared_format import (
     SITE_PREFIX,
     SPAN_FIELDS,
     Marker,
+    rollup_layouts,
+    spread_rollups,
 )
 from spanscope.analyzer.readers.span_tree import check_span_tree
 from spanscope.analyzer.requests import LAYER_CODE, Prepared, prepare, server_columns
@@ -36,11 +43,20 @@ from spanscope.analyzer.requests import LAYER_CODE, Prepared, prepare, server_co
 
 def with_prepared_columns(table: pa.Table, parent: Int64s | None = None) -> pa.Table:
     """``table`` (a deduplicated SPAN_SCHEMA table, parent cycles broken, as
-    :func:`~spanscope.analyzer.load.read` returns it) plus the prepared columns and
-    the marker; ``parent`` is :attr:`~spanscope.analyzer.load.LoadResult.parent`."""
+    :func:`~spanscope.analyzer.load.read` returns it) plus the prepared columns, the
+    rollups and the marker; ``parent`` is :attr:`~spanscope.analyzer.load.LoadResult.parent`.
+
+    The rollups sit on the first :attr:`Marker.leading_rows` rows, which the writer
+    must put in a row group of their own (:func:`~spanscope.analyzer.convert.write_prepared`).
+    """
     prepared = prepare(table, parent)
     tree = prepared.tree
-    columns = _span_columns(prepared)
+    statements = db_spans(prepared)
+    keys = statement_keys(prepared, statements)
+    sites = statement_sites(prepared, statements)
+    columns = _span_columns(prepared, statements, keys, sites)
+    rollups = build_rollups(prepared, statements, keys, sites).tables()
+    columns.update(spread_rollups(rollups, table.num_rows))
     # Each Server span carries what its request's row needs beyond the span columns.
     servers = np.flatnonzero(tree.is_server)
     order = np.empty(len(servers), dtype=np.int64)
@@ -57,6 +73,7 @@ def with_prepared_columns(table: pa.Table, parent: Int64s | None = None) -> pa.T
         traces=int(pc.count_distinct(table.column("TraceId")).as_py()) if table.num_rows else 0,
         http_spans=int(np.count_nonzero((tree.layer == LAYER_CODE["http"]) & (tree.request >= 0))),
         notes=_tree_notes(table, tree.parent),
+        rollups=rollup_layouts(rollups),
     )
     for name, column in columns.items():
         table = table.append_column(name, column)
@@ -65,11 +82,11 @@ def with_prepared_columns(table: pa.Table, parent: Int64s | None = None) -> pa.T
     return table.replace_schema_metadata(metadata)
 
 
-def _span_columns(prepared: Prepared) -> dict[str, Any]:
+def _span_columns(
+    prepared: Prepared, statements: DbSpans, keys: StatementKeys, sites: StatementSites
+) -> dict[str, Any]:
     tree = prepared.tree
     n = len(tree.parent)
-    statements = db_spans(prepared)
-    keys = statement_keys(prepared, statements)
     rows = statements.rows
 
     def on_statements(values: npt.NDArray[Any], name: str) -> pa.Array[Any]:
@@ -87,7 +104,6 @@ def _span_columns(prepared: Prepared) -> dict[str, Any]:
     text_of_row[first] = np.arange(template_count)
     text_picks: Any = pa.array(text_of_row, mask=text_of_row < 0)
     texts = pa.array(statements.templates, pa.string()).take(text_picks)
-    sites = statement_sites(prepared, statements)
     site_first = rows[first_of_each(sites.site, sites.sites.num_rows)] if len(rows) else rows
     site_of_row = np.full(n, -1, dtype=np.int64)
     site_of_row[site_first] = np.arange(len(site_first))

@@ -46,6 +46,7 @@ whole call as its self time.
 from __future__ import annotations
 
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -60,6 +61,7 @@ from spanscope.analyzer.engine import (
     parent_rows,
     span_view,
     to_numpy,
+    value_codes,
 )
 
 pc: Any = _compute
@@ -111,29 +113,38 @@ def prepare(spans: pa.Table, parent: Int64s | None = None) -> Prepared:
     view = span_view(spans)
     n = view.num_rows
     kinds = view.column("SpanKind")
-    is_server = to_numpy(pc.fill_null(pc.equal(kinds, "Server"), False), np.bool_)
-    if parent is None or len(parent) != n:
-        parent = parent_rows(
-            view.column("TraceId"), view.column("SpanId"), view.column("ParentSpanId")
-        )
-    owner, depth = _owners(parent, is_server)
-    start = to_numpy(view.column("start_ns"), np.int64)
-    duration = to_numpy(pc.fill_null(view.column("Duration"), 0), np.int64)
-    end = start + np.clip(duration, 0, MAX_DURATION_NS)
-    start, end = _clip_into_parents(parent, owner, depth, is_server, start, end)
-    owned = owner >= 0
-    children = np.flatnonzero(owned & ~is_server)
-    # Children are clipped into their parent: the parent's start is their base.
-    covered = covered_per_group(parent[children], start[children], end[children], n, base=start)
-    self_ns = np.where(owned, end - start - covered, 0)
-
-    order = _request_order(view, is_server)
+    is_server = value_codes(kinds, ("Server",)) == 0
+    # The requests' order and their Server spans' own columns do not depend on the tree:
+    # a second thread works them out meanwhile (Arrow's sort and take release the GIL).
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        servers_future = helper.submit(_ordered_servers, view, is_server)
+        if parent is None or len(parent) != n:
+            parent = parent_rows(
+                view.column("TraceId"), view.column("SpanId"), view.column("ParentSpanId")
+            )
+        owner, depth = _owners(parent, is_server)
+        start = to_numpy(view.column("start_ns"), np.int64)
+        duration = to_numpy(pc.fill_null(view.column("Duration"), 0), np.int64)
+        end = start + np.clip(duration, 0, MAX_DURATION_NS)
+        start, end = _clip_into_parents(parent, owner, depth, is_server, start, end)
+        owned = owner >= 0
+        children = np.flatnonzero(owned & ~is_server)
+        # Children are clipped into their parent: the parent's start is their base.
+        covered = covered_per_group(parent[children], start[children], end[children], n, base=start)
+        self_ns = np.where(owned, end - start - covered, 0)
+        layer = _layer_codes(view.column("layer"), is_server)
+        order, servers = servers_future.result()
     request_of_row = np.full(n, -1, dtype=np.int64)
     request_of_row[order] = np.arange(len(order))
     request = np.where(owned, request_of_row[np.maximum(owner, 0)], -1)
-    layer = _layer_codes(view.column("layer"), is_server)
     tree = SpanTree(view, parent, request, start, end, self_ns, is_server, layer)
-    return Prepared(tree, _requests(tree, order))
+    return Prepared(tree, build_requests(tree, order, server_columns(tree, order, servers)))
+
+
+def _ordered_servers(view: pa.Table, is_server: Bools) -> tuple[Int64s, pa.Table]:
+    """The request table's order of the Server span rows, and their own columns."""
+    order = _request_order(view, is_server)
+    return order, view.select(list(_SERVER_COLUMNS)).take(order)
 
 
 def _owners(parent: Int64s, is_server: Bools) -> tuple[Int64s, npt.NDArray[np.int32]]:
@@ -192,8 +203,7 @@ def _request_order(view: pa.Table, is_server: Bools) -> Int64s:
 
 
 def _layer_codes(layer: Any, is_server: Bools) -> npt.NDArray[np.int8]:
-    index = pc.index_in(layer, value_set=pa.array(_LAYER_CODES))
-    codes: npt.NDArray[np.int8] = to_numpy(pc.fill_null(index, _OTHER), np.int8)
+    codes = value_codes(layer, _LAYER_CODES)  # anything else is _OTHER
     codes[(codes == 0) & ~is_server] = _OTHER  # a "server" layer on a non-Server span
     codes[is_server] = 0
     return codes
@@ -244,9 +254,11 @@ class ServerColumns:
     db_ns: Int64s  # union of the DB descendants' intervals
 
 
-def server_columns(tree: SpanTree, order: Int64s) -> ServerColumns:
-    """The :class:`ServerColumns` of the requests whose Server spans are rows ``order``."""
-    servers = tree.view.select(list(_SERVER_COLUMNS)).take(order)
+def server_columns(tree: SpanTree, order: Int64s, servers: pa.Table | None = None) -> ServerColumns:
+    """The :class:`ServerColumns` of the requests whose Server spans are rows ``order``
+    (``servers``: their own columns, when already taken from the view)."""
+    if servers is None:
+        servers = tree.view.select(list(_SERVER_COLUMNS)).take(order)
     db = np.flatnonzero((tree.request >= 0) & (tree.layer == LAYER_CODE["db"]))
     db_ns = covered_per_group(
         tree.request[db], tree.start[db], tree.end[db], len(order), base=tree.start[order]
@@ -259,10 +271,6 @@ def server_columns(tree: SpanTree, order: Int64s) -> ServerColumns:
         status_code=servers.column("StatusCode"),
         db_ns=db_ns,
     )
-
-
-def _requests(tree: SpanTree, order: Int64s) -> pa.Table:
-    return build_requests(tree, order, server_columns(tree, order))
 
 
 def build_requests(tree: SpanTree, order: Int64s, servers: ServerColumns) -> pa.Table:

@@ -1,10 +1,12 @@
 """What ``analyze`` starts from: the span tree, the request table and the DB statements
 of its input, with the input's statistics and diagnostics.
 
-Two ways to get there, chosen per input:
+Three ways to get there, chosen per input:
 
 * one Parquet file written by ``spanscope convert`` with a current prepared marker
-  (:mod:`spanscope.analyzer.prepared_format`): read straight from its prepared
+  (:mod:`spanscope.analyzer.prepared_format`) and no HTTP client spans: only its
+  rollups are read (:mod:`.rollups`) -- a few short tables instead of the spans;
+* such a file with HTTP client spans: read straight from its span-level prepared
   columns (:mod:`.prepared_read`);
 * anything else -- dumps of any format, several files that may overlap, ClickHouse
   exports, older or partitioned Parquet: read, deduplicated and checked
@@ -19,7 +21,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY
 from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
+from spanscope.analyzer.analyses.rollups import Rollups
 from spanscope.analyzer.analyses.statement_keys import StatementKeys
 from spanscope.analyzer.analyses.statements import DbSpans, db_spans
 from spanscope.analyzer.diagnostics import Diagnostics
@@ -28,6 +32,17 @@ from spanscope.analyzer.prepared_format import Marker, read_marker
 from spanscope.analyzer.requests import Prepared, prepare
 
 _PARQUET_MAGIC = b"PAR1"
+
+
+@dataclass(frozen=True)
+class RollupInput:
+    """A prepared file's rollups, with its statistics and diagnostics."""
+
+    rollups: Rollups
+    files: list[str]
+    spans: int
+    traces: int
+    diagnostics: Diagnostics
 
 
 @dataclass(frozen=True)
@@ -47,12 +62,26 @@ def analysis_input(
     *,
     input_format: str | None = None,
     strict: bool = False,
-    http_columns: bool = False,
-) -> AnalysisInput:
-    """The prepared input of ``source``; ``http_columns`` asks for the URL columns in
-    the span view even when no analysis would otherwise read them (endpoints keyed by
-    URL or span name)."""
+    group_by: str = DEFAULT_GROUP_BY,
+    rollups: bool = True,
+) -> AnalysisInput | RollupInput:
+    """The prepared input of ``source``; endpoints keyed by ``group_by`` other than
+    route need the URL columns in the span view even when no analysis would otherwise
+    read them; ``rollups=False`` never answers with a file's rollups."""
+    http_columns = group_by != DEFAULT_GROUP_BY
     found = prepared_file(source, input_format)
+    if found is not None and rollups and not found[1].http_spans:
+        # Imported here: the other paths never need it.
+        from spanscope.analyzer.analyses.rollup_report import read_rollups
+
+        path, marker = found
+        return RollupInput(
+            rollups=read_rollups(path, marker, group_by),
+            files=[path],
+            spans=marker.rows,
+            traces=marker.traces,
+            diagnostics=marker.diagnostics(path, strict=strict),
+        )
     if found is not None:
         # Imported here: the general path never needs it.
         from spanscope.analyzer.analyses.prepared_read import read_prepared

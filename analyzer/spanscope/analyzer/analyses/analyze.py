@@ -7,9 +7,7 @@ stored columns); every analysis then reads those.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-from spanscope.analyzer.analyses.analysis_input import analysis_input
+from spanscope.analyzer.analyses.analysis_input import AnalysisInput, RollupInput, analysis_input
 from spanscope.analyzer.analyses.breakdown import breakdown_from
 from spanscope.analyzer.analyses.duplicates import duplicates_from
 from spanscope.analyzer.analyses.endpoints import DEFAULT_APDEX_MS, check_apdex_ms, endpoints_from
@@ -21,15 +19,12 @@ from spanscope.analyzer.analyses.nplusone import (
     n_plus_one_from,
 )
 from spanscope.analyzer.analyses.nplusone_http import n_plus_one_http_from
+from spanscope.analyzer.analyses.rollup_report import Results, rollup_results
 from spanscope.analyzer.analyses.slow_queries import slow_queries_from
 from spanscope.analyzer.report import AnalysisReport, InputStats
+from spanscope.analyzer.version import spanscope_version
 
-
-def spanscope_version() -> str:
-    try:
-        return version("spanscope")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
+__all__ = ["analyze", "spanscope_version"]
 
 
 def analyze(
@@ -50,15 +45,19 @@ def analyze(
     check_group_by(group_by)
     check_apdex_ms(apdex_ms)
     # Only the columns the analyses read (a file's attribute maps are never built), or
-    # a prepared Parquet file's stored span tree, requests and templates.
+    # a prepared Parquet file's rollups, or its stored span tree, requests and templates.
     loaded = analysis_input(
         source,
         input_format=input_format,
         strict=strict,
-        http_columns=group_by != DEFAULT_GROUP_BY,
+        group_by=group_by,
     )
-    prepared = regroup(loaded.prepared, group_by)
-    statements = loaded.statements
+    if isinstance(loaded, RollupInput):
+        results = rollup_results(
+            loaded.rollups, min_repeats=min_repeats, group_by=group_by, apdex_ms=apdex_ms
+        )
+    else:
+        results = _span_results(loaded, min_repeats, group_by, apdex_ms)
     stats = InputStats(
         files=len(loaded.files),
         spans=loaded.spans,
@@ -68,14 +67,29 @@ def analyze(
     return AnalysisReport(
         spanscope_version=spanscope_version(),
         input=stats,
-        endpoints=endpoints_from(prepared, apdex_ms),
-        n_plus_one=n_plus_one_from(prepared, statements, min_repeats, loaded.keys),
+        endpoints=results.endpoints,
+        n_plus_one=results.n_plus_one,
         min_repeats=min_repeats,
         diagnostics=loaded.diagnostics,
+        breakdown=results.breakdown,
+        duplicates=results.duplicates,
+        slow_queries=results.slow_queries,
+        n_plus_one_http=results.n_plus_one_http,
+        group_by=group_by,
+        apdex_ms=apdex_ms,
+    )
+
+
+def _span_results(
+    loaded: AnalysisInput, min_repeats: int, group_by: str, apdex_ms: float
+) -> Results:
+    prepared = regroup(loaded.prepared, group_by)
+    statements = loaded.statements
+    return Results(
+        endpoints=endpoints_from(prepared, apdex_ms),
+        n_plus_one=n_plus_one_from(prepared, statements, min_repeats, loaded.keys),
         breakdown=breakdown_from(prepared),
         duplicates=duplicates_from(prepared, statements, loaded.keys),
         slow_queries=slow_queries_from(prepared, statements),
         n_plus_one_http=n_plus_one_http_from(prepared, min_repeats),
-        group_by=group_by,
-        apdex_ms=apdex_ms,
     )

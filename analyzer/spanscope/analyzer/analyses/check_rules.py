@@ -7,6 +7,7 @@ as well as what broke.  Rules are looked up in :data:`RULES`, in report order.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
@@ -179,16 +180,19 @@ def _regression(context: CheckContext) -> list[Outcome]:
         old, new = context.baseline[endpoint], context.samples[endpoint]
         before = summarize(old).stat(metric)
         change = relative_change_pct(before, context.summary(endpoint).stat(metric))
+        outcome = functools.partial(
+            Outcome,
+            rule=REGRESSION.id,
+            scope=endpoint,
+            limit=allowed,
+            setting="max_regression_pct",
+            pattern=None,
+        )
         if smallest_p_value(len(old), len(new)) >= context.options.alpha:
             outcomes.append(
-                Outcome(
-                    rule=REGRESSION.id,
-                    scope=endpoint,
+                outcome(
                     passed=True,
                     actual=None,
-                    limit=allowed,
-                    setting="max_regression_pct",
-                    pattern=None,
                     message=f"too few requests to test ({len(old)} in the baseline, "
                     f"{len(new)} now)",
                 )
@@ -200,14 +204,9 @@ def _regression(context: CheckContext) -> list[Outcome]:
         shown = "n/a" if change is None else f"{change:+.1f}%"
         verdict = "significant" if significant else "not significant"
         outcomes.append(
-            Outcome(
-                rule=REGRESSION.id,
-                scope=endpoint,
+            outcome(
                 passed=not breached,
                 actual=change,
-                limit=allowed,
-                setting="max_regression_pct",
-                pattern=None,
                 message=f"{metric} {shown} vs the baseline ({verdict}, Mann-Whitney "
                 f"p={p_value:.3g}), at most +{allowed:g}% allowed",
             )

@@ -11,27 +11,32 @@ about its parameters.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
 from spanscope.analyzer.analyses.inputs import SpansOrPaths, prepare_spans
-from spanscope.analyzer.analyses.nplusone import repeat_groups, repeat_groups_of
-from spanscope.analyzer.analyses.statement_keys import StatementKeys, parameter_identity
+from spanscope.analyzer.analyses.nplusone import of_requests, repeat_groups, repeat_groups_of
+from spanscope.analyzer.analyses.statement_keys import (
+    StatementKeys,
+    StatementSites,
+    parameter_identity,
+    site_counts,
+)
 from spanscope.analyzer.analyses.statements import DbSpans, db_spans
-from spanscope.analyzer.engine import connect, group_summary, table_of
+from spanscope.analyzer.engine import Int64s, connect, group_summary, table_of
 from spanscope.analyzer.report import CodeLocation, DuplicateFinding
-from spanscope.analyzer.requests import Prepared
+from spanscope.analyzer.requests import Prepared, SpanTree
 
 pc: Any = _compute
 
 _FINDINGS_SQL: Final = """
     WITH
     scored AS (
-        SELECT g.*, r.endpoint, r.TraceId, t.template
+        SELECT g.*, t.template
         FROM groups AS g
-        JOIN requests AS r USING (request_id)
         JOIN templates AS t USING (template_id)
     ),
     findings AS (
@@ -51,7 +56,7 @@ _FINDINGS_SQL: Final = """
         GROUP BY s.endpoint, s.template, m.code_filepath, m.code_lineno, m.code_function
         QUALIFY row_number() OVER (
             PARTITION BY s.endpoint, s.template
-            ORDER BY count(*) DESC, m.code_filepath, m.code_lineno, m.code_function
+            ORDER BY sum(m.c) DESC, m.code_filepath, m.code_lineno, m.code_function
         ) = 1
     )
     SELECT f.*, c.code_filepath, c.code_lineno, c.code_function
@@ -59,6 +64,48 @@ _FINDINGS_SQL: Final = """
     LEFT JOIN code AS c USING (endpoint, template)
     ORDER BY wasted_ms DESC, copies DESC, endpoint, template
 """
+
+
+#: The columns of a duplicate's code location.
+CODE_COLUMNS: Final = ("code_filepath", "code_lineno", "code_function")
+
+
+@dataclass(frozen=True)
+class DuplicateGroups:
+    """Every group of duplicates (ids 0..n-1 in order of first appearance) and where
+    its members ran."""
+
+    groups: pa.Table  # gid, request_id, template_id, n, wasted_ns
+    sites: pa.Table  # gid, site, c: how many members of each group ran at each site
+
+
+def duplicate_groups(
+    tree: SpanTree, statements: DbSpans, keys: StatementKeys, sites: StatementSites
+) -> DuplicateGroups:
+    """The duplicate groups of ``statements`` keyed by ``keys.duplicate``; ``sites``:
+    the statements' sites.  ``spanscope convert`` stores these (they depend on no
+    option)."""
+    known = np.flatnonzero(keys.duplicate >= 0)
+    in_group, gid = repeat_groups_of(keys.duplicate[known], 2)
+    members = known[in_group]
+    groups = _groups(tree, statements, members, gid)
+    return DuplicateGroups(groups, site_counts(gid, sites.site[members], sites.sites.num_rows))
+
+
+def _groups(tree: SpanTree, statements: DbSpans, members: Int64s, gid: Int64s) -> pa.Table:
+    """The :attr:`DuplicateGroups.groups` of ``members`` (statement indices) grouped by
+    ``gid``."""
+    rows = statements.rows[members]
+    summary = group_summary(gid, tree.start[rows], tree.end[rows])
+    return table_of(
+        {
+            "gid": np.arange(len(summary.size), dtype=np.int64),
+            "request_id": tree.request[rows[summary.first]],
+            "template_id": statements.template[members[summary.first]],
+            "n": summary.size,
+            "wasted_ns": summary.wasted_ns,
+        }
+    )
 
 
 def duplicates_from(
@@ -82,28 +129,29 @@ def duplicates_from(
     if not in_group.size:
         return []
     members = known[in_group]
-    rows = statements.rows[members]
-    summary = group_summary(gid, tree.start[rows], tree.end[rows])
-    groups = table_of(
-        {
-            "gid": np.arange(len(summary.size), dtype=np.int64),
-            "request_id": tree.request[rows[summary.first]],
-            "template_id": statements.template[members[summary.first]],
-            "n": summary.size,
-            "wasted_ns": summary.wasted_ns,
-        }
-    )
-    code_columns = ["code_filepath", "code_lineno", "code_function"]
+    groups = _groups(tree, statements, members, gid)
     if keys is not None and keys.sites is not None:
         picks: Any = pa.array(keys.sites.site[members])  # the stubs type it as booleans
-        code = keys.sites.sites.select(code_columns).take(picks)
+        code = keys.sites.sites.select(list(CODE_COLUMNS)).take(picks)
     else:
-        code = tree.view.select(code_columns).take(rows)
+        code = tree.view.select(list(CODE_COLUMNS)).take(statements.rows[members])
+    code = code.append_column("gid", pa.array(gid)).append_column(
+        "c", pa.array(np.ones(len(gid), dtype=np.int64))
+    )
+    return duplicate_findings(groups, code, prepared.requests, statements.template_table())
+
+
+def duplicate_findings(
+    groups: pa.Table, code: pa.Table, requests: pa.Table, templates: pa.Table
+) -> list[DuplicateFinding]:
+    """The findings of duplicate ``groups`` (see :class:`DuplicateGroups`); ``code``:
+    ``gid``, :data:`CODE_COLUMNS` and ``c``, how many members ran there."""
+    if groups.num_rows == 0:
+        return []
     tables = {
-        "groups": groups,
-        "members": code.append_column("gid", pa.array(gid)),
-        "requests": prepared.requests.select(["request_id", "endpoint", "TraceId"]),
-        "templates": statements.template_table(),
+        "groups": of_requests(groups, requests),
+        "members": code,
+        "templates": templates,
     }
     with connect(tables) as con:
         found = con.sql(_FINDINGS_SQL).to_arrow_table().to_pylist()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Final
 
+import pyarrow as pa
 from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY, regroup
 from spanscope.analyzer.analyses.inputs import SpansOrPaths, prepare_spans
 from spanscope.analyzer.engine import connect
@@ -57,8 +58,13 @@ def check_apdex_ms(apdex_ms: float) -> None:
 
 def endpoints_from(prepared: Prepared, apdex_ms: float = DEFAULT_APDEX_MS) -> EndpointsResult:
     """Endpoints of a span set prepared by :func:`spanscope.analyzer.requests.prepare`."""
+    return endpoints_of(prepared.requests, apdex_ms)
+
+
+def endpoints_of(requests: pa.Table, apdex_ms: float = DEFAULT_APDEX_MS) -> EndpointsResult:
+    """Endpoints of a request table (:attr:`spanscope.analyzer.requests.Prepared.requests`)."""
     check_apdex_ms(apdex_ms)
-    with connect({"requests": prepared.requests}) as con:
+    with connect({"requests": requests}) as con:
         rows = con.sql(_ENDPOINTS_SQL, params={"t": apdex_ms}).to_arrow_table().to_pylist()
     return EndpointsResult(tuple(EndpointStats(**row) for row in rows))
 

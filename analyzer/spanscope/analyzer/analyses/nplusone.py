@@ -33,7 +33,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
 from spanscope.analyzer.analyses.inputs import SpansOrPaths, prepare_spans
-from spanscope.analyzer.analyses.statement_keys import SITE_COLUMNS, StatementKeys, StatementSites
+from spanscope.analyzer.analyses.statement_keys import (
+    SITE_COLUMNS,
+    StatementKeys,
+    StatementSites,
+    site_counts,
+)
 from spanscope.analyzer.analyses.statements import DbSpans, db_spans
 from spanscope.analyzer.engine import (
     Int64s,
@@ -82,15 +87,14 @@ _FINDINGS_SQL: Final = f"""
     member_counts AS ({{member_counts}}),
     request_parents AS (
         SELECT gid, parent_name FROM (
-            SELECT gid, parent_name, count(*) AS c FROM spread GROUP BY ALL
+            SELECT gid, parent_name, sum(c) AS c FROM spread GROUP BY ALL
         )
         QUALIFY row_number() OVER (PARTITION BY gid ORDER BY c DESC, parent_name) = 1
     ),
     scored AS (
-        SELECT g.*, r.endpoint, r.TraceId, t.template,
+        SELECT g.*, t.template,
             coalesce(p.parent_name, g.parent_name, '') AS parent
         FROM groups AS g
-        JOIN requests AS r USING (request_id)
         JOIN templates AS t USING (template_id)
         LEFT JOIN request_parents AS p USING (gid)
     ),
@@ -246,40 +250,82 @@ def n_plus_one_from(
             "wasted_ns": summary.wasted_ns,
         }
     )
+    counted = keys is not None and keys.sites is not None
     if keys is not None and keys.sites is not None:
-        counted: dict[str, pa.Table] = {"counted": _site_counts(gid, keys.sites, members)}
-        sql = _FINDINGS_SQL.format(member_counts=_COUNTED_AHEAD)
+        sites = _site_counts(gid, keys.sites, members)
     else:
         gid_of_row = np.full(tree.view.num_rows, -1, dtype=np.int64)
         gid_of_row[rows] = gid
-        members_table = tree.view.select(list(_MEMBER_COLUMNS))
-        counted = {"members": members_table.append_column("gid", pa.array(gid_of_row))}
-        sql = _FINDINGS_SQL.format(member_counts=_COUNTED_IN_PLACE)
+        sites = tree.view.select(list(_MEMBER_COLUMNS)).append_column("gid", pa.array(gid_of_row))
+    spread_rows = rows[spread]
+    spread_table = table_of(
+        {
+            "gid": gid[spread],
+            "parent_name": _names(names, tree.parent[spread_rows]),
+            "c": np.ones(len(spread_rows), dtype=np.int64),
+        }
+    )
+    return n_plus_one_findings(
+        groups,
+        spread_table,
+        prepared.requests,
+        statements.template_table(),
+        sites,
+        counted=counted,
+    )
+
+
+def n_plus_one_findings(
+    groups: pa.Table,
+    spread: pa.Table,
+    requests: pa.Table,
+    templates: pa.Table,
+    sites: pa.Table,
+    *,
+    counted: bool = True,
+) -> list[NPlusOneFinding]:
+    """The findings of N+1 ``groups`` (``gid``, ``level``, ``request_id``,
+    ``template_id``, ``parent_name``, ``n``, ``wasted_ns``).
+
+    ``spread``: (``gid``, ``parent_name``, ``c``), the parent names of request-level
+    groups' members and how many ran under each; ``sites``: (``gid``, the site
+    columns, ``c``), how many members of each group ran at each site -- or, with
+    ``counted=False``, the span view's site columns with each member's ``gid`` (-1
+    for the other spans), counted in place.
+    """
+    if groups.num_rows == 0:
+        return []
     tables = {
-        **counted,
-        "spread": table_of(
-            {
-                "gid": gid[spread],
-                "parent_name": _names(names, tree.parent[rows[spread]]),
-            }
-        ),
-        "groups": groups,
-        "requests": prepared.requests.select(["request_id", "endpoint", "TraceId"]),
-        "templates": statements.template_table(),
+        "counted" if counted else "members": sites,
+        "spread": spread,
+        "groups": of_requests(groups, requests),
+        "templates": templates,
     }
+    sql = _FINDINGS_SQL.format(member_counts=_COUNTED_AHEAD if counted else _COUNTED_IN_PLACE)
     with connect(tables) as con:
         found = con.sql(sql).to_arrow_table().to_pylist()
     return [_finding(row) for row in found]
 
 
+def of_requests(groups: pa.Table, requests: pa.Table) -> pa.Table:
+    """``groups`` with the ``endpoint`` and ``TraceId`` of each group's request, looked
+    up by row (``request_id`` is the request table's row number): no join in SQL."""
+    picks: Any = groups.column("request_id")  # the stubs type it as booleans
+    return groups.append_column("endpoint", requests.column("endpoint").take(picks)).append_column(
+        "TraceId", requests.column("TraceId").take(picks)
+    )
+
+
 def _site_counts(gid: Int64s, sites: StatementSites, members: Int64s) -> pa.Table:
     """(gid, the site's columns, c): how many members of each group ran at each site."""
-    count = max(sites.sites.num_rows, 1)
-    pair, c = np.unique(gid * count + sites.site[members], return_counts=True)
-    located = sites.sites.take(pa.array(pair % count))
-    return located.add_column(0, "gid", pa.array(pair // count)).append_column(
-        "c", pa.array(c.astype(np.int64))
-    )
+    return located_counts(site_counts(gid, sites.site[members], sites.sites.num_rows), sites.sites)
+
+
+def located_counts(counts: pa.Table, sites: pa.Table) -> pa.Table:
+    """``counts`` (``gid``, ``site``, ``c``) with each site id replaced by its values
+    (``sites``, row ``i`` site ``i``)."""
+    located = sites.take(counts.column("site"))
+    return located.add_column(0, "gid", counts.column("gid")).append_column("c", counts.column("c"))
 
 
 def _names(names: Any, rows: Int64s) -> Any:

@@ -84,9 +84,7 @@ def read_prepared(
         layer=layer,
     )
     statements, keys = _statements(path, table)
-    diagnostics = Diagnostics(strict=strict)
-    for note in marker.notes:
-        diagnostics.note(path, 0, note["kind"], note["message"], note["hint"])
+    diagnostics = marker.diagnostics(path, strict=strict)
     return PreparedFile(tree, _requests(table, tree), statements, keys, diagnostics)
 
 

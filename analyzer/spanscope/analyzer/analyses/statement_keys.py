@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
 from spanscope.analyzer.analyses.statements import DbSpans
-from spanscope.analyzer.engine import Int64s, dense_key, first_of_each, to_numpy
+from spanscope.analyzer.engine import Int64s, dense_key, first_of_each, table_of, to_numpy
 from spanscope.analyzer.requests import Prepared
 
 pc: Any = _compute
@@ -66,6 +66,14 @@ def statement_sites(prepared: Prepared, statements: DbSpans) -> StatementSites:
     count = int(site.max()) + 1
     firsts: Any = pa.array(first_of_each(site, count))  # the stubs type it as booleans
     return StatementSites(site, located.take(firsts))
+
+
+def site_counts(gid: Int64s, site: Int64s, sites: int) -> pa.Table:
+    """``(gid, site, c)``: how many members of each group (``gid``, aligned with the
+    members' ``site``) ran at each of ``sites`` sites, sorted by (gid, site)."""
+    count = max(sites, 1)
+    pair, c = np.unique(gid * count + site, return_counts=True)
+    return table_of({"gid": pair // count, "site": pair % count, "c": c.astype(np.int64)})
 
 
 def _codes(column: Any) -> Int64s:

@@ -100,7 +100,9 @@ def flatten(
     valid_np &= ~pc.struct_field(spans, "parent_span_id").is_valid().to_numpy(zero_copy_only=False)
     redo.append(span_row[~valid_np])
 
-    kinds = _enum_names(pc.struct_field(spans, "kind"), SPAN_KINDS)
+    # For analysis the enum columns are dictionaries anyway: built as such, never
+    # spelled out string by string and hashed back.
+    kinds = _enum_names(pc.struct_field(spans, "kind"), SPAN_KINDS, encoded=analysis)
     status = pc.struct_field(spans, "status")
     common = {
         "Timestamp": pa.array(start, pa.int64()).cast(pa.timestamp("ns", tz="UTC")),
@@ -110,7 +112,7 @@ def flatten(
         "SpanName": pc.fill_null(pc.struct_field(spans, "name"), ""),
         "SpanKind": kinds,
         "Duration": pa.array(end - start, pa.int64()),
-        "StatusCode": _enum_names(pc.struct_field(status, "code"), STATUS_CODES),
+        "StatusCode": _enum_names(pc.struct_field(status, "code"), STATUS_CODES, encoded=analysis),
     }
     if analysis:
         columns = common | span_attributes.derived(kinds)
@@ -190,10 +192,16 @@ def _nanos(text: pa.Array[Any]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.b
     return np.where(ok, as_unsigned, 0).astype(np.int64), ok
 
 
-def _enum_names(numbers: pa.Array[Any], names: tuple[str, ...]) -> pa.Array[Any]:
-    """Enum numbers -> names; missing and unknown numbers are the zero value (protobuf rule)."""
+def _enum_names(
+    numbers: pa.Array[Any], names: tuple[str, ...], *, encoded: bool = False
+) -> pa.Array[Any]:
+    """Enum numbers -> names (``encoded``: as a dictionary array over ``names``); missing
+    and unknown numbers are the zero value (protobuf rule)."""
     known = pc.and_(pc.greater_equal(numbers, 0), pc.less(numbers, len(names)))
     index = pc.if_else(pc.fill_null(known, False), numbers, 0)
+    if encoded:
+        indices = pc.cast(index, pa.int32())
+        return pa.DictionaryArray.from_arrays(indices, pa.array(names, pa.string()))
     result: pa.Array[Any] = pc.take(pa.array(names), index)
     return result
 

@@ -236,7 +236,8 @@ def read_json_records(
 
 @dataclass(frozen=True)
 class _Block:
-    data: bytes  # the block is data[start:end]: a large read is used in place, not copied
+    # The block is data[start:end]: a large read is used in place, not copied.
+    data: bytes | bytearray
     start: int
     end: int
     complete: bool  # ends at a line end (False: the unterminated tail of a torn file)
@@ -259,10 +260,12 @@ def _line_blocks(path: str, diagnostics: Diagnostics) -> Iterator[_Block]:
     """
     gathered: list[memoryview] = []  # whole lines not yet handed on
     gathered_size = 0
-    partial: list[bytes] = []  # the start of a line that the next read continues
+    partial: list[bytes | bytearray] = []  # the start of a line that the next read continues
     partial_size = 0
     skipping = False
-    for data in source.read_chunks(path, _READ_BYTES, diagnostics):
+    # One buffer per block being parsed and one being read (a buffer still in use is
+    # never refilled: too few would only mean fresh buffers).
+    for data in source.read_recycled(path, _READ_BYTES, PARSE_WORKERS + 1, diagnostics):
         start = 0
         if skipping:
             newline = data.find(b"\n")
@@ -326,7 +329,7 @@ def _flush(gathered: list[memoryview]) -> Iterator[_Block]:
 class _Lines:
     """A block of lines: ``data[starts[i]:ends[i]]`` is line ``first_line + i`` (no newline)."""
 
-    data: bytes
+    data: bytes | bytearray
     starts: npt.NDArray[np.int64]
     ends: npt.NDArray[np.int64]
     first_line: int
@@ -334,7 +337,12 @@ class _Lines:
 
     @classmethod
     def split(
-        cls, data: bytes, first_line: int, complete: bool, start: int = 0, end: int | None = None
+        cls,
+        data: bytes | bytearray,
+        first_line: int,
+        complete: bool,
+        start: int = 0,
+        end: int | None = None,
     ) -> _Lines:
         """The lines of ``data[start:end]`` (all of ``data`` by default)."""
         end = len(data) if end is None else end
@@ -347,7 +355,7 @@ class _Lines:
     def count(self) -> int:
         return len(self.ends)
 
-    def line(self, index: int) -> bytes:
+    def line(self, index: int) -> bytes | bytearray:
         return self.data[self.starts[index] : self.ends[index]]
 
     def span_bytes(self, lo: int, hi: int) -> memoryview:
@@ -356,7 +364,7 @@ class _Lines:
         return memoryview(self.data)[self.starts[lo] : end]
 
 
-def _newlines(data: bytes, start: int, end: int) -> npt.NDArray[np.int64]:
+def _newlines(data: bytes | bytearray, start: int, end: int) -> npt.NDArray[np.int64]:
     """Offsets of every newline in ``data[start:end]``.
 
     Export batches are long lines (hundreds of spans): a ``find`` per line (memchr)

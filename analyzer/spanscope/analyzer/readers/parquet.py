@@ -48,8 +48,9 @@ class ParquetReader:
 
         The attribute maps are most of a file's bytes and nearly all of its decoding
         time.  ``ResourceAttributes`` is never read; ``SpanAttributes`` only for a row
-        group whose derived columns are missing or unusable (a ClickHouse export) or that
-        holds HTTP client spans (whose URL the analyses look up in the map).  Columns
+        group whose derived columns are missing or unusable (a ClickHouse export), that
+        holds HTTP client spans, or that holds Server spans without a URL path column
+        (the analyses look those URLs up in the map).  Columns
         the analyses hold dictionary-encoded are decoded straight into dictionaries.
         """
         parquet = _open(path, read_dictionary=DICTIONARY_COLUMNS)
@@ -65,7 +66,7 @@ class ParquetReader:
             for group in range(parquet.num_row_groups):
                 columns = light
                 if "SpanAttributes" in present and (
-                    not derived_usable or _has_http_spans(parquet, group)
+                    not derived_usable or _needs_urls(parquet, group)
                 ):
                     columns = [*light, "SpanAttributes"]
                 batches = parquet.iter_batches(
@@ -111,10 +112,19 @@ def _derived_usable(schema: pa.Schema) -> bool:
     return True
 
 
-def _has_http_spans(parquet: pq.ParquetFile, group: int) -> bool:
-    """Whether a row group holds HTTP client spans (read from its small ``layer`` column)."""
-    layers = parquet.read_row_group(group, columns=["layer"]).column(0)
-    return bool(pc.any(pc.equal(layers.cast(pa.string()), pa.scalar("http"))).as_py())
+def _needs_urls(parquet: pq.ParquetFile, group: int) -> bool:
+    """Whether a row group holds spans whose URL only the attribute map has: HTTP client
+    spans, and Server spans without ``http_target`` (instrumentation that records only
+    ``http.url``/``url.full``; ``--group-by url`` reads the path from it).  Decided from
+    the group's small ``layer`` and ``http_target`` columns."""
+    group_columns = parquet.read_row_group(group, columns=["layer", "http_target"])
+    layers = group_columns.column("layer").cast(pa.string())
+    if pc.any(pc.equal(layers, pa.scalar("http"))).as_py():
+        return True
+    servers_without_path = pc.and_(
+        pc.equal(layers, pa.scalar("server")), pc.is_null(group_columns.column("http_target"))
+    )
+    return bool(pc.any(servers_without_path).as_py())
 
 
 def _lacks_derived(table: pa.Table) -> bool:

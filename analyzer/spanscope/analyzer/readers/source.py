@@ -7,6 +7,8 @@ what could be decompressed and reports the truncation instead of failing the fil
 from __future__ import annotations
 
 import gzip
+import io
+import sys
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,6 +93,40 @@ def read_chunks(path: str, chunk_size: int, diagnostics: Diagnostics) -> Iterato
             if not data:
                 return
             yield data
+
+
+def read_recycled(
+    path: str, chunk_size: int, buffers: int, diagnostics: Diagnostics
+) -> Iterator[bytes | bytearray]:
+    """:func:`read_chunks`, but an uncompressed file is read into a few reused buffers.
+
+    A fresh 32 MB ``bytes`` per read costs more in page faults than the copy itself
+    (~0.5 s of CPU per GB): the memory is mapped anew each time.  Here ``buffers``
+    bytearrays are filled in turn, and one is only refilled when nothing but this
+    function still holds it -- a piece that a caller keeps (or views) is left alone and
+    a new buffer takes its place, so no caller ever sees its bytes change.  The last,
+    short read is copied out.
+    """
+    with open_decompressed(path) as (stream, compressed):
+        if compressed or not hasattr(sys, "getrefcount"):
+            yield from read_chunks(path, chunk_size, diagnostics)
+            return
+        ring: list[bytearray] = []
+        turn = 0
+        while True:
+            if len(ring) < buffers:
+                ring.append(bytearray(chunk_size))
+            slot = turn % len(ring)
+            buffer = ring[slot]
+            # References: the ring, `buffer` and getrefcount's own argument.
+            if sys.getrefcount(buffer) > 3:
+                buffer = ring[slot] = bytearray(chunk_size)
+            turn += 1
+            size = cast(io.BufferedReader, stream).readinto(buffer)
+            if not size:
+                return
+            yield buffer if size == chunk_size else bytes(memoryview(buffer)[:size])
+            del buffer
 
 
 def read_all(path: str, diagnostics: Diagnostics) -> bytes:

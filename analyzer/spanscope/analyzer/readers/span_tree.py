@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as _compute
 from spanscope.analyzer.diagnostics import Diagnostics
-from spanscope.analyzer.engine import parent_rows
+from spanscope.analyzer.engine import parent_rows, value_codes
 from spanscope.analyzer.errors import UnreadableInputError
 
 # The stubs' overloads reject valid broadcasting calls such as `equal(array, "x")`.
@@ -58,16 +58,19 @@ def check_span_tree(
     sources: Sequence[str] = (),
     source_of_row: npt.NDArray[np.int32] | None = None,
     parent: npt.NDArray[np.int64] | None = None,
+    *,
+    has_parent: npt.NDArray[np.bool_] | None = None,
 ) -> CheckedTree:
     """``table`` (unique (TraceId, SpanId)) with parent cycles broken, and its parent
     rows; problems reported.
 
     ``sources[source_of_row[i]]`` names the file row ``i`` came from; ``parent``, when
-    given, holds the parent rows already found (they are not looked up again).
+    given, holds the parent rows already found (they are not looked up again), and
+    ``has_parent`` which spans name a parent (read from ``ParentSpanId`` otherwise).
     """
     if table.num_rows == 0:
         return CheckedTree(table, np.zeros(0, dtype=np.int64))
-    tree = _Tree(table, parent)
+    tree = _Tree(table, parent, has_parent)
 
     def where(rows: npt.NDArray[np.int64]) -> str:
         if source_of_row is None or not len(sources):
@@ -119,12 +122,19 @@ def check_span_tree(
 
 
 class _Tree:
-    def __init__(self, table: pa.Table, parent: npt.NDArray[np.int64] | None) -> None:
+    def __init__(
+        self,
+        table: pa.Table,
+        parent: npt.NDArray[np.int64] | None,
+        has_parent: npt.NDArray[np.bool_] | None,
+    ) -> None:
         self.table = table
         self.trace_ids = table.column("TraceId")
         self.span_ids = table.column("SpanId")
         parent_ids = table.column("ParentSpanId")
-        self.has_parent = pc.not_equal(parent_ids, "").to_numpy(zero_copy_only=False)
+        if has_parent is None:
+            has_parent = pc.not_equal(parent_ids, "").to_numpy(zero_copy_only=False)
+        self.has_parent = has_parent
         if parent is None:
             # The analyses' own parent join (integer keys from the hex ids, verified):
             # its result is handed on to them, so parents are resolved once.
@@ -157,9 +167,9 @@ class _Tree:
         return str(self.trace_ids[row])
 
     def orphans(self) -> npt.NDArray[np.int64]:
-        remote_ok = pc.is_in(
-            self.table.column("SpanKind"), value_set=pa.array(_REMOTE_PARENT_KINDS)
-        ).to_numpy(zero_copy_only=False)
+        remote_ok = value_codes(self.table.column("SpanKind"), _REMOTE_PARENT_KINDS) < len(
+            _REMOTE_PARENT_KINDS
+        )
         missing = self.has_parent & (self.parent < 0) & ~self.made_root
         return np.flatnonzero(missing & ~remote_ok).astype(np.int64)
 

@@ -30,11 +30,11 @@ Top level
 
 from __future__ import annotations
 
-import json
-from typing import Any, ClassVar, Final, TextIO
+from typing import Any, Final, TextIO
 
 from spanscope.analyzer.analyses.check import CheckResult
 from spanscope.analyzer.render.json import rounded
+from spanscope.analyzer.render.json_output import JsonFormat, write_json
 
 SCHEMA_VERSION: Final = "1"
 
@@ -47,10 +47,6 @@ def check_document(result: CheckResult) -> dict[str, Any]:
     return document
 
 
-class CheckJsonRenderer:
-    name: ClassVar[str] = "json"
-    suffixes: ClassVar[tuple[str, ...]] = (".json",)
-
+class CheckJsonRenderer(JsonFormat):
     def render(self, result: CheckResult, out: TextIO, *, color: bool) -> None:
-        json.dump(check_document(result), out, indent=2, ensure_ascii=False, allow_nan=False)
-        out.write("\n")
+        write_json(check_document(result), out)

@@ -44,10 +44,10 @@ Top level
 
 from __future__ import annotations
 
-import json
-from typing import Any, ClassVar, Final, TextIO
+from typing import Any, Final, TextIO
 
 from spanscope.analyzer.analyses.compare import CompareResult
+from spanscope.analyzer.render.json_output import JsonFormat, write_json
 
 SCHEMA_VERSION: Final = "1"
 DECIMALS: Final = 3
@@ -74,10 +74,6 @@ def compare_document(result: CompareResult) -> dict[str, Any]:
     return document
 
 
-class CompareJsonRenderer:
-    name: ClassVar[str] = "json"
-    suffixes: ClassVar[tuple[str, ...]] = (".json",)
-
+class CompareJsonRenderer(JsonFormat):
     def render(self, result: CompareResult, out: TextIO, *, color: bool) -> None:
-        json.dump(compare_document(result), out, indent=2, ensure_ascii=False, allow_nan=False)
-        out.write("\n")
+        write_json(compare_document(result), out)

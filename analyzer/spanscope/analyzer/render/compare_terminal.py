@@ -7,9 +7,9 @@ and the relative changes.  Times are milliseconds.
 
 from __future__ import annotations
 
-from typing import ClassVar, Final, TextIO
+from typing import Final, TextIO
 
-from rich import box
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from spanscope.analyzer.analyses.compare import (
@@ -19,7 +19,12 @@ from spanscope.analyzer.analyses.compare import (
     NPlusOneStatus,
 )
 from spanscope.analyzer.analyses.compare_stats import FASTER, SLOWER, Summary
-from spanscope.analyzer.render.console import make_console
+from spanscope.analyzer.render.console import (
+    TerminalFormat,
+    compact_table,
+    make_console,
+    print_lead,
+)
 from spanscope.analyzer.render.terminal import format_code, format_ms, shorten
 
 _VERDICT_STYLE: Final = {FASTER: "bold green", SLOWER: "bold red"}
@@ -67,12 +72,8 @@ def _times(summary: Summary) -> list[str]:
 
 
 def endpoints_table(result: CompareResult) -> Table:
-    table = Table(
-        title="Response time by endpoint, before and after (ms)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
+    table = compact_table(
+        "Response time by endpoint, before and after (ms)", collapse_padding=False
     )
     table.add_column("endpoint", overflow="fold", max_width=28)
     table.add_column("version", no_wrap=True)
@@ -154,28 +155,26 @@ def _files(count: int) -> str:
     return f"{count:,} file{'' if count == 1 else 's'}"
 
 
-class CompareTerminalRenderer:
-    name: ClassVar[str] = "terminal"
-    suffixes: ClassVar[tuple[str, ...]] = (".txt", ".log")
-
+class CompareTerminalRenderer(TerminalFormat):
     def render(self, result: CompareResult, out: TextIO, *, color: bool) -> None:
         console = make_console(out, color=color)
         options = result.options
-        console.print(
+        headline: list[RenderableType] = [
             f"spanscope {result.spanscope_version} compare: before {result.before.requests:,} "
             f"requests ({_files(result.before.files)}), after {result.after.requests:,} requests "
-            f"({_files(result.after.files)})"
+            f"({_files(result.after.files)})",
+            Text(
+                f"Mann-Whitney U, two-sided, alpha {options.alpha:g}; changes of the "
+                f"{options.metric} under {options.min_change_pct:g}% are not called faster "
+                "or slower",
+                style="dim",
+            ),
+        ]
+        print_lead(
+            console,
+            headline,
+            endpoints_table(result) if result.endpoints else None,
+            "No requests on either side: the inputs have no SpanKind Server spans.",
         )
-        console.print(
-            f"Mann-Whitney U, two-sided, alpha {options.alpha:g}; changes of the {options.metric} "
-            f"under {options.min_change_pct:g}% are not called faster or slower",
-            style="dim",
-        )
-        console.print()
-        if result.endpoints:
-            console.print(endpoints_table(result))
-        else:
-            console.print("No requests on either side: the inputs have no SpanKind Server spans.")
-        console.print()
         for part in n_plus_one_parts(result):
             console.print(part)

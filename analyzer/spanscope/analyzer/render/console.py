@@ -1,10 +1,13 @@
-"""The one rich Console setup every terminal renderer shares."""
+"""What every terminal renderer shares: the rich Console setup, the table style, the opening."""
 
 from __future__ import annotations
 
-from typing import Final, TextIO
+from collections.abc import Sequence
+from typing import ClassVar, Final, TextIO
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, RenderableType
+from rich.table import Table
 
 #: Width used when the output is not a terminal (files, pipes, CI logs).
 PLAIN_WIDTH: Final = 100
@@ -23,3 +26,35 @@ def make_console(out: TextIO, *, color: bool) -> Console:
         highlight=False,
         emoji=False,
     )
+
+
+def compact_table(title: str | None = None, *, collapse_padding: bool = True) -> Table:
+    """The terminal's table style: a rule under the header and no outer edges, so wide
+    tables fit in 100 columns; the title, if any, on the left."""
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=collapse_padding,
+    )
+
+
+class TerminalFormat:
+    """What a terminal renderer answers to: ``--format terminal``, and text output files."""
+
+    name: ClassVar[str] = "terminal"
+    suffixes: ClassVar[tuple[str, ...]] = (".txt", ".log")
+
+
+def print_lead(
+    console: Console, headline: Sequence[RenderableType], table: Table | None, empty: str
+) -> None:
+    """The headline lines and a blank line, then the result's main table -- or, when
+    there is nothing to tabulate, ``empty`` saying why -- and a blank line."""
+    for line in headline:
+        console.print(line)
+    console.print()
+    console.print(empty if table is None else table)
+    console.print()

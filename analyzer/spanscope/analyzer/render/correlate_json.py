@@ -47,11 +47,11 @@ Top level
 
 from __future__ import annotations
 
-import json
-from typing import Any, ClassVar, Final, TextIO
+from typing import Any, Final, TextIO
 
 from spanscope.analyzer.analyses.analyze import spanscope_version
 from spanscope.analyzer.analyses.correlate import CorrelationResult
+from spanscope.analyzer.render.json_output import JsonFormat, write_json
 
 SCHEMA_VERSION: Final = "1"
 R_DECIMALS: Final = 4
@@ -94,11 +94,6 @@ def correlation_document(result: CorrelationResult) -> dict[str, Any]:
     }
 
 
-class CorrelationJsonRenderer:
-    name: ClassVar[str] = "json"
-    suffixes: ClassVar[tuple[str, ...]] = (".json",)
-
+class CorrelationJsonRenderer(JsonFormat):
     def render(self, result: CorrelationResult, out: TextIO, *, color: bool) -> None:
-        # allow_nan=False: a NaN would make the output unparsable for strict readers.
-        json.dump(correlation_document(result), out, indent=2, ensure_ascii=False, allow_nan=False)
-        out.write("\n")
+        write_json(correlation_document(result), out)

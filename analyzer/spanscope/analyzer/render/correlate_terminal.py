@@ -7,13 +7,17 @@ exactly 100 columns and no colour.
 
 from __future__ import annotations
 
-from typing import ClassVar, Final, TextIO
+from typing import Final, TextIO
 
-from rich import box
 from rich.table import Table
 from rich.text import Text
 from spanscope.analyzer.analyses.correlate import SIGNIFICANCE, Correlation, CorrelationResult
-from spanscope.analyzer.render.console import make_console
+from spanscope.analyzer.render.console import (
+    TerminalFormat,
+    compact_table,
+    make_console,
+    print_lead,
+)
 
 #: Short labels of the series kinds, so the name column keeps its width.
 KIND_LABELS: Final = {
@@ -42,12 +46,7 @@ def headline(result: CorrelationResult) -> str:
 
 
 def ranking_table(result: CorrelationResult) -> Table:
-    table = Table(
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        collapse_padding=True,
-    )
+    table = compact_table()
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("kind", no_wrap=True)
     table.add_column("series", overflow="fold", min_width=12, max_width=32)
@@ -93,18 +92,14 @@ def footer(result: CorrelationResult) -> list[Text]:
     return lines
 
 
-class CorrelationTerminalRenderer:
-    name: ClassVar[str] = "terminal"
-    suffixes: ClassVar[tuple[str, ...]] = (".txt", ".log")
-
+class CorrelationTerminalRenderer(TerminalFormat):
     def render(self, result: CorrelationResult, out: TextIO, *, color: bool) -> None:
         console = make_console(out, color=color)
-        console.print(headline(result))
-        console.print()
-        if result.results:
-            console.print(ranking_table(result))
-        else:
-            console.print("No series could be tested (see the skipped ones below).")
-        console.print()
+        print_lead(
+            console,
+            [headline(result)],
+            ranking_table(result) if result.results else None,
+            "No series could be tested (see the skipped ones below).",
+        )
         for line in footer(result):
             console.print(line)

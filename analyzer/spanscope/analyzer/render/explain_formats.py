@@ -11,22 +11,20 @@ JSON (``schema_version`` "1"): ``trace_id``, ``spans``, ``duration_ms``,
 from __future__ import annotations
 
 import json
-from typing import ClassVar, Final, TextIO
+from typing import Final, TextIO
 
 from rich.table import Table
 from rich.text import Text
 from spanscope.analyzer.analyses.explain import ExplainedTrace, TraceNode
-from spanscope.analyzer.render.console import make_console
+from spanscope.analyzer.render.console import TerminalFormat, make_console
+from spanscope.analyzer.render.json_output import JsonFormat
 from spanscope.analyzer.render.result_formats import Formats
 from spanscope.analyzer.render.terminal import format_code, format_ms, shorten
 
 _STATEMENT_CHARS = 90
 
 
-class ExplainTerminalRenderer:
-    name: ClassVar[str] = "terminal"
-    suffixes: ClassVar[tuple[str, ...]] = (".txt", ".log")
-
+class ExplainTerminalRenderer(TerminalFormat):
     def render(self, result: ExplainedTrace, out: TextIO, *, color: bool) -> None:
         console = make_console(out, color=color)
         console.print(
@@ -69,10 +67,7 @@ def _label(node: TraceNode, depth: int) -> Text:
     return text
 
 
-class ExplainJsonRenderer:
-    name: ClassVar[str] = "json"
-    suffixes: ClassVar[tuple[str, ...]] = (".json",)
-
+class ExplainJsonRenderer(JsonFormat):
     def render(self, result: ExplainedTrace, out: TextIO, *, color: bool) -> None:
         json.dump(result.to_dict(), out, indent=2)
         out.write("\n")

@@ -93,9 +93,9 @@ Top level
 
 from __future__ import annotations
 
-import json
-from typing import Any, ClassVar, Final, TextIO
+from typing import Any, Final, TextIO
 
+from spanscope.analyzer.render.json_output import JsonFormat, write_json
 from spanscope.analyzer.render.registry import register
 from spanscope.analyzer.report import AnalysisReport
 
@@ -135,11 +135,6 @@ def report_document(report: AnalysisReport) -> dict[str, Any]:
 
 
 @register
-class JsonRenderer:
-    name: ClassVar[str] = "json"
-    suffixes: ClassVar[tuple[str, ...]] = (".json",)
-
+class JsonRenderer(JsonFormat):
     def render(self, report: AnalysisReport, out: TextIO, *, color: bool) -> None:
-        # allow_nan=False: a NaN would make the output unparsable for strict readers.
-        json.dump(report_document(report), out, indent=2, ensure_ascii=False, allow_nan=False)
-        out.write("\n")
+        write_json(report_document(report), out)

@@ -8,13 +8,17 @@ prints them on stderr.
 from __future__ import annotations
 
 import os
-from typing import ClassVar, Final, TextIO
+from typing import Final, TextIO
 
-from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from spanscope.analyzer.render.console import make_console
+from spanscope.analyzer.render.console import (
+    TerminalFormat,
+    compact_table,
+    make_console,
+    print_lead,
+)
 from spanscope.analyzer.render.registry import register
 from spanscope.analyzer.report import (
     AnalysisReport,
@@ -68,14 +72,7 @@ def format_code(code: CodeLocation | None) -> str:
 def endpoints_table(result: EndpointsResult) -> Table:
     # A light box without outer edges: 14 columns must fit in 100 characters, so the
     # maximum is left to the JSON and HTML reports (p99 is the tail that matters here).
-    table = Table(
-        title="Endpoints by total time (ms)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        collapse_padding=True,
-    )
+    table = compact_table("Endpoints by total time (ms)")
     table.add_column("#", justify="right", style="dim", no_wrap=True)
     table.add_column("endpoint", overflow="fold", min_width=12, max_width=26)
     for header in ("req", "err", "mean", "p50", "p90", "p95", "p99", "total", "db", "app"):
@@ -121,20 +118,9 @@ TERMINAL_BREAKDOWN_ENDPOINTS: Final = 10
 TERMINAL_SLOW_STATEMENTS: Final = 5
 
 
-def _compact_table(title: str) -> Table:
-    return Table(
-        title=title,
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        pad_edge=False,
-        collapse_padding=True,
-    )
-
-
 def breakdown_table(result: Breakdown) -> Table:
     """Mean self ms per request by layer, with each layer's share of the summed time."""
-    table = _compact_table("Time by layer: mean self ms per request (share)")
+    table = compact_table("Time by layer: mean self ms per request (share)")
     table.add_column("endpoint", overflow="fold", min_width=12, max_width=26)
     table.add_column("req", justify="right", no_wrap=True)
     for layer in _BREAKDOWN_LAYERS:
@@ -154,7 +140,7 @@ def breakdown_table(result: Breakdown) -> Table:
 
 
 def http_findings_table(findings: list[HttpNPlusOneFinding]) -> Table:
-    table = _compact_table(f"N+1 backend calls ({len(findings)})")
+    table = compact_table(f"N+1 backend calls ({len(findings)})")
     table.add_column("endpoint", overflow="fold", max_width=24)
     table.add_column("call", overflow="fold")
     table.add_column("under", overflow="fold", max_width=24)
@@ -182,7 +168,7 @@ def _http_parent(finding: HttpNPlusOneFinding) -> Text:
 
 
 def duplicates_table(findings: list[DuplicateFinding]) -> Table:
-    table = _compact_table(f"Duplicate queries: same statement, same parameters ({len(findings)})")
+    table = compact_table(f"Duplicate queries: same statement, same parameters ({len(findings)})")
     table.add_column("endpoint", overflow="fold", max_width=24)
     table.add_column("statement", overflow="fold")
     for header in ("copies", "req", "wasted"):
@@ -200,7 +186,7 @@ def duplicates_table(findings: list[DuplicateFinding]) -> Table:
 
 def slow_table(statements: list[SlowStatement]) -> Table:
     shown = statements[:TERMINAL_SLOW_STATEMENTS]
-    table = _compact_table(f"Slowest statements by total time (top {len(shown)}, ms)")
+    table = compact_table(f"Slowest statements by total time (top {len(shown)}, ms)")
     table.add_column("statement", overflow="fold")
     for header in ("count", "total", "mean", "p95", "max"):
         table.add_column(header, justify="right", no_wrap=True)
@@ -265,23 +251,20 @@ def findings_group(findings: list[NPlusOneFinding], min_repeats: int) -> Group:
 
 
 @register
-class TerminalRenderer:
-    name: ClassVar[str] = "terminal"
-    suffixes: ClassVar[tuple[str, ...]] = (".txt", ".log")
-
+class TerminalRenderer(TerminalFormat):
     def render(self, report: AnalysisReport, out: TextIO, *, color: bool) -> None:
         console = make_console(out, color=color)
         stats = report.input
-        console.print(
-            f"spanscope {report.spanscope_version}: {stats.files:,} files, {stats.spans:,} spans, "
-            f"{stats.traces:,} traces, {sum(row.requests for row in report.endpoints):,} requests"
+        print_lead(
+            console,
+            [
+                f"spanscope {report.spanscope_version}: {stats.files:,} files, "
+                f"{stats.spans:,} spans, {stats.traces:,} traces, "
+                f"{sum(row.requests for row in report.endpoints):,} requests"
+            ],
+            endpoints_table(report.endpoints) if report.endpoints.rows else None,
+            "No requests found: the input has no SpanKind Server spans.",
         )
-        console.print()
-        if report.endpoints.rows:
-            console.print(endpoints_table(report.endpoints))
-        else:
-            console.print("No requests found: the input has no SpanKind Server spans.")
-        console.print()
         if report.breakdown.overall is not None:
             console.print(breakdown_table(report.breakdown))
             console.print()

@@ -6,15 +6,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from spanscope.analyzer.analyses.analyze import analyze
-from spanscope.analyzer.analyses.endpoints import DEFAULT_APDEX_MS
-from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY
+from spanscope.analyzer.analyses.endpoints import DEFAULT_APDEX_MS, check_apdex_ms
+from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY, check_group_by, regroup
 from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
-from spanscope.analyzer.analyses.nplusone import DEFAULT_MIN_REPEATS
+from spanscope.analyzer.analyses.nplusone import DEFAULT_MIN_REPEATS, check_min_repeats
 from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.render.html.document import DEFAULT_LIMITS, Limits, build_document
+from spanscope.analyzer.render.html.findings import page_findings
 from spanscope.analyzer.render.html.page import render_page
 from spanscope.analyzer.render.html.tables import report_tables
+from spanscope.analyzer.requests import prepare
 
 DEFAULT_TITLE = "Trace report"
 
@@ -43,19 +44,23 @@ def html_report(
     """The HTML report of a span table or of dump files (see :mod:`.document` for
     the sections and the size bounds); ``interval_s`` is the width of the latency
     chart buckets, chosen from the time range when ``None``."""
-    loaded = read_spans(source, input_format=input_format, strict=strict)
-    analysis = analyze(loaded.table, min_repeats=min_repeats, group_by=group_by, apdex_ms=apdex_ms)
-    with report_tables(loaded.table, group_by, loaded.parent) as tables:
+    check_min_repeats(min_repeats)
+    check_group_by(group_by)
+    check_apdex_ms(apdex_ms)
+    # Only the analysed columns: the page's tables are the span tree's view of them
+    # (they keep the URLs that --group-by url needs, whatever the input format).
+    loaded = read_spans(source, input_format=input_format, strict=strict, columns="analysis")
+    # One span tree for the whole page (the parent rows reading found are reused):
+    # the findings and every section's tables are computed on it.
+    prepared = regroup(prepare(loaded.table, loaded.parent), group_by)
+    findings = page_findings(loaded, prepared, min_repeats=min_repeats, apdex_ms=apdex_ms)
+    with report_tables(prepared) as tables:
         document = build_document(
             tables,
-            analysis,
+            findings,
             title=title,
             generated_ms=time.time_ns() // 1_000_000,
             interval_s=interval_s,
             limits=limits,
         )
-    # analyze() was handed the table, not the files: the read knows what it cost.
-    document["input"].update(
-        files=len(loaded.files), skipped_records=loaded.diagnostics.skipped_records
-    )
     return HtmlReport(render_page(document), document, loaded.diagnostics)

@@ -15,6 +15,7 @@ from typing import Any, Final
 from spanscope.analyzer.render.html.buckets import percentile_series
 from spanscope.analyzer.render.html.correlation import correlation_section
 from spanscope.analyzer.render.html.embed import script_json
+from spanscope.analyzer.render.html.findings import PageFindings
 from spanscope.analyzer.render.html.layers import layer_breakdown
 from spanscope.analyzer.render.html.slow import STATEMENT_CHARS, top_statements
 from spanscope.analyzer.render.html.sql import rows
@@ -22,7 +23,6 @@ from spanscope.analyzer.render.html.tables import ReportTables, endpoint_label
 from spanscope.analyzer.render.html.values import clip, ms
 from spanscope.analyzer.render.html.waterfall import waterfalls
 from spanscope.analyzer.report import (
-    AnalysisReport,
     EndpointStats,
     HttpNPlusOneFinding,
     NPlusOneFinding,
@@ -89,19 +89,12 @@ def _endpoint_row(row: EndpointStats, n_plus_one: int) -> list[Any]:
     return [*values, n_plus_one]
 
 
-def _finding(finding: NPlusOneFinding) -> dict[str, Any]:
+def _finding(finding: NPlusOneFinding | HttpNPlusOneFinding, text: str) -> dict[str, Any]:
+    """A finding as the page shows it; its ``text`` key (the statement, or the URL: as
+    unbounded, with long query strings) is clipped."""
     data = finding.to_dict()
     data["endpoint"] = endpoint_label(finding.endpoint)
-    data["statement"] = clip(finding.statement, STATEMENT_CHARS)
-    data["wasted_ms"] = ms(finding.wasted_ms)
-    return data
-
-
-def _http_finding(finding: HttpNPlusOneFinding) -> dict[str, Any]:
-    data = finding.to_dict()
-    data["endpoint"] = endpoint_label(finding.endpoint)
-    # A URL is as unbounded as a statement (long query strings).
-    data["url"] = clip(finding.url, STATEMENT_CHARS)
+    data[text] = clip(data[text], STATEMENT_CHARS)
     data["wasted_ms"] = ms(finding.wasted_ms)
     return data
 
@@ -122,7 +115,7 @@ def _request_summary(tables: ReportTables) -> dict[str, Any]:
 
 def build_document(
     tables: ReportTables,
-    analysis: AnalysisReport,
+    analysis: PageFindings,
     *,
     title: str,
     generated_ms: int,
@@ -161,11 +154,11 @@ def build_document(
         "latency": latency,
         "breakdown": layer_breakdown(tables.con, ranked[: limits.breakdown_endpoints]),
         "n_plus_one": {
-            "findings": [_finding(f) for f in findings[: limits.n_plus_one]],
+            "findings": [_finding(f, "statement") for f in findings[: limits.n_plus_one]],
             "omitted": max(0, len(findings) - limits.n_plus_one),
         },
         "n_plus_one_http": {
-            "findings": [_http_finding(f) for f in http_findings[: limits.n_plus_one]],
+            "findings": [_finding(f, "url") for f in http_findings[: limits.n_plus_one]],
             "omitted": max(0, len(http_findings) - limits.n_plus_one),
         },
         "statements": top_statements(tables.con, limits.statements),

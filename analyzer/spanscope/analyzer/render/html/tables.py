@@ -18,10 +18,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as _compute
-from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY, regroup
-from spanscope.analyzer.engine import Int64s, connect
+from spanscope.analyzer.engine import connect
 from spanscope.analyzer.render.html.values import clip
-from spanscope.analyzer.requests import prepare
+from spanscope.analyzer.requests import Prepared
 
 pc: Any = _compute
 
@@ -58,13 +57,9 @@ class ReportTables:
 
 
 @contextmanager
-def report_tables(
-    spans: pa.Table, group_by: str = DEFAULT_GROUP_BY, parent: Int64s | None = None
-) -> Iterator[ReportTables]:
-    """Resolve the span tree of ``spans`` once and register both tables; requests
-    are keyed into endpoints as ``group_by`` says (route, url or name), and
-    ``parent`` (the parent rows reading found) spares looking parents up again."""
-    prepared = regroup(prepare(spans, parent), group_by)
+def report_tables(prepared: Prepared) -> Iterator[ReportTables]:
+    """Register both tables of ``prepared`` (the span tree the findings were computed
+    on, its requests already keyed into endpoints): the tree is not resolved again."""
     requests = _clipped_endpoints(prepared.requests)
     owned = prepared.tree.view.append_column(
         "request_id", pa.array(np.asarray(prepared.tree.request, dtype=np.int64))
