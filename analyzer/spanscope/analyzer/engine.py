@@ -112,9 +112,7 @@ def connect(tables: Mapping[str, pa.Table]) -> Iterator[duckdb.DuckDBPyConnectio
     """
     con: duckdb.DuckDBPyConnection | None = getattr(_LOCAL, "connection", None)
     if con is None:
-        con = duckdb.connect(":memory:")
-        # A progress bar would be drawn on the terminal over the CLI's own output.
-        con.execute("SET enable_progress_bar = false")
+        con = _cursor()
         _LOCAL.connection = con
     if getattr(_LOCAL, "busy", False):  # nested use: a connection of its own
         with _fresh_connection(tables) as nested:
@@ -131,9 +129,27 @@ def connect(tables: Mapping[str, pa.Table]) -> Iterator[duckdb.DuckDBPyConnectio
         _LOCAL.busy = False
 
 
+_DATABASE_LOCK: Final = threading.Lock()
+_DATABASE: list[duckdb.DuckDBPyConnection] = []
+
+
+def _cursor() -> duckdb.DuckDBPyConnection:
+    """A new connection to the process's one in-memory database.
+
+    Opening a database costs ~40 ms; a cursor on an open one ~1 ms.  Each cursor has
+    its own registered views, so threads and nested users never see each other's."""
+    with _DATABASE_LOCK:
+        if not _DATABASE:
+            _DATABASE.append(duckdb.connect(":memory:"))
+        con = _DATABASE[0].cursor()
+    # A progress bar would be drawn on the terminal over the CLI's own output.
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 @contextmanager
 def _fresh_connection(tables: Mapping[str, pa.Table]) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = duckdb.connect(":memory:")
+    con = _cursor()
     try:
         for name, table in tables.items():
             con.register(name, table)
