@@ -17,6 +17,7 @@ Three ways to get there, chosen per input:
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -99,15 +100,24 @@ def analysis_input(
         )
     loaded = read_spans(source, input_format=input_format, strict=strict, columns="analysis")
     spans = loaded.table
-    prepared = prepare(spans, loaded.parent)
-    return AnalysisInput(
-        prepared=prepared,
-        statements=db_spans(prepared),
-        files=loaded.files,
-        spans=spans.num_rows,
-        traces=pc.count_distinct(spans.column("TraceId")).as_py() if spans.num_rows else 0,
-        diagnostics=loaded.diagnostics,
-    )
+    # Counting distinct trace ids (~0.1 s per 1.6 M spans, a hash of every id in Arrow,
+    # which releases the GIL) runs on the other core while the tree is prepared.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        traces = pool.submit(_distinct_traces, spans)
+        prepared = prepare(spans, loaded.parent)
+        statements = db_spans(prepared)
+        return AnalysisInput(
+            prepared=prepared,
+            statements=statements,
+            files=loaded.files,
+            spans=spans.num_rows,
+            traces=traces.result(),
+            diagnostics=loaded.diagnostics,
+        )
+
+
+def _distinct_traces(spans: pa.Table) -> int:
+    return int(pc.count_distinct(spans.column("TraceId")).as_py()) if spans.num_rows else 0
 
 
 def prepared_file(source: SpansOrPaths, input_format: str | None) -> tuple[str, Marker] | None:
