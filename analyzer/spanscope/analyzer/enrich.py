@@ -11,6 +11,7 @@ HTTP method or URL is ``http``; else ``other``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -164,17 +165,21 @@ def _map_of(parents: npt.NDArray[Any], rows: int, entries: pa.Array[Any]) -> pa.
 def derive_from_entries(
     codes: npt.NDArray[np.int64],
     parents: npt.NDArray[np.int64],
-    values: pa.Array[Any],
+    values: Sequence[pa.Array[Any]],
     kinds: pa.Array[Any],
+    positions: npt.NDArray[np.int64] | None = None,
 ) -> dict[str, pa.Array[Any]]:
     """The derived columns of ``len(kinds)`` spans from flattened attribute entries.
 
     ``codes[i]`` is the index in :func:`wanted_names` of entry ``i``'s key (-1 for a key
-    no derived column reads), ``parents[i]`` its span and ``values[i]`` its text; entries
-    are in span order.  A reader that flattens attributes itself passes only the wanted
-    entries here, and never builds the attribute maps.
+    no derived column reads), ``parents[i]`` its span; entries are in span order.  An
+    entry's text is the first non-null of ``values`` (one array per value kind, e.g.
+    OTLP's ``stringValue`` and ``intValue``) at ``positions[i]`` (at ``i`` without
+    ``positions``).  A reader that flattens attributes itself passes only the wanted
+    entries here, and never builds the attribute maps; the texts are only picked for
+    the spans' derived columns, never gathered or joined entry by entry.
     """
-    return _derive_columns(_Lookup(codes, parents, values, len(kinds)), kinds)
+    return _derive_columns(_Lookup(codes, parents, values, len(kinds), positions), kinds)
 
 
 def wanted_names() -> tuple[str, ...]:
@@ -207,20 +212,31 @@ class _Lookup:
         self,
         codes: npt.NDArray[np.int64],
         parents: npt.NDArray[np.int64],
-        values: pa.Array[Any],
+        values: Sequence[pa.Array[Any]],
         length: int,
+        positions: npt.NDArray[np.int64] | None = None,
     ) -> None:
-        self._values = values
+        self._values = tuple(values)
+        self._positions = positions
         self._length = length
         self._codes = codes.astype(np.int8)  # len(_WANTED) < 128: a narrow, fast compare
         self._parents = parents
         self._firsts: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+        self._by_code: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
 
     def _first_entries(self, code: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """(spans, the first entry of key ``code`` in each): entries are in span order,
         so a span's first entry is where the span changes -- no sort needed."""
         if code not in self._firsts:
-            entries = np.flatnonzero(self._codes == code)
+            if self._by_code is None:
+                # One stable sort (a radix sort of bytes) groups the entries of every
+                # key at once, each group still in entry order: cheaper than a pass
+                # over all entries per key, and every derived column asks for its keys.
+                order = np.argsort(self._codes, kind="stable")
+                bounds = np.searchsorted(self._codes[order], np.arange(len(_WANTED) + 1))
+                self._by_code = (order, bounds)
+            order, bounds = self._by_code
+            entries = order[bounds[code] : bounds[code + 1]]
             spans = self._parents[entries]
             first = np.ones(len(entries), dtype=np.bool_)
             np.not_equal(spans[1:], spans[:-1], out=first[1:])
@@ -236,7 +252,7 @@ class _Lookup:
         return cls(
             pc.fill_null(codes, -1).to_numpy().astype(np.int64),
             pc.list_parent_indices(entries).to_numpy().astype(np.int64),
-            pc.struct_field(flat, "value"),
+            (pc.struct_field(flat, "value"),),
             len(attributes),
         )
 
@@ -245,12 +261,18 @@ class _Lookup:
         picked = np.full(self._length, -1, dtype=np.int64)
         for name in reversed(names):  # earlier names overwrite later ones
             spans, entries = self._first_entries(_WANTED.index(name))
-            picked[spans] = entries
+            picked[spans] = entries if self._positions is None else self._positions[entries]
         missing = picked < 0
         if missing.all():  # common: many keys are on no span of a chunk
-            nothing: pa.Array[Any] = pa.nulls(self._length, self._values.type)
+            nothing: pa.Array[Any] = pa.nulls(self._length, pa.string())
             return nothing
-        result: pa.Array[Any] = pc.take(self._values, pa.array(picked, mask=missing))
+        indices = pa.array(picked, mask=missing)
+        texts = [pc.take(values, indices) for values in self._values]
+        present = [text for text in texts if text.null_count < len(text)]
+        if len(present) <= 1:
+            only: pa.Array[Any] = present[0] if present else texts[0]
+            return only
+        result: pa.Array[Any] = pc.coalesce(*present)
         return result
 
 

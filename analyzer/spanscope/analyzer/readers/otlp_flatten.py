@@ -231,6 +231,7 @@ class _Entries:
         self.kinds = tuple(field.name for field in self.values.type)
         unknown = _all_null([pc.struct_field(self.values, kind) for kind in self.kinds], len(keys))
         self.codes: npt.NDArray[np.int64] | None = None
+        self.wanted = wanted or ()
         if wanted is not None:
             codes = pc.index_in(keys, value_set=pa.array(wanted))
             self.codes = pc.fill_null(codes, -1).to_numpy().astype(np.int64)
@@ -260,8 +261,13 @@ class _Entries:
             return pa.MapArray.from_arrays(  # type: ignore[call-overload, no-any-return]  # int32 offsets are valid for map
                 pa.array(self.offsets), self.keys, self.text(self.values)
             )
-        kept = pc.fill_null(pc.is_in(self.keys, value_set=pa.array(names)), False)
-        chosen = np.flatnonzero(kept.to_numpy(zero_copy_only=False))
+        if self.codes is not None and set(names) <= set(self.wanted):
+            # The keys were matched against the wanted names already: compare codes.
+            codes = [self.wanted.index(name) for name in names]
+            chosen = np.flatnonzero(np.isin(self.codes, codes))
+        else:
+            kept = pc.fill_null(pc.is_in(self.keys, value_set=pa.array(names)), False)
+            chosen = np.flatnonzero(kept.to_numpy(zero_copy_only=False))
         offsets = np.zeros(self.rows + 1, dtype=np.int32)
         np.cumsum(np.bincount(self.parents[chosen], minlength=self.rows), out=offsets[1:])
         indices = pa.array(chosen)
@@ -270,17 +276,24 @@ class _Entries:
         )
 
     def derived(self, kinds: pa.Array[Any]) -> dict[str, pa.Array[Any]]:
-        """The derived columns, from the text of the entries they read only (needs
-        ``wanted=wanted_names()``)."""
+        """The derived columns, from the entries they read only (needs
+        ``wanted=wanted_names()``).
+
+        Each value kind's column is handed on as parsed: a derived column takes its
+        spans' texts straight from them, so the entries' texts are never gathered or
+        joined into one column first (a copy of every wanted string).
+        """
         codes_np = self.codes
         assert codes_np is not None, "entries read without the wanted names"
+        texts = [VALUE_TEXT[kind](pc.struct_field(self.values, kind)) for kind in self.kinds]
         chosen = np.flatnonzero(codes_np >= 0)
         if len(chosen) * 2 > len(codes_np):
-            # Most entries are wanted (DB spans carry little else): converting them all
-            # is cheaper than gathering the wanted ones first.
-            return derive_from_entries(codes_np, self.parents, self.text(self.values), kinds)
-        values = self.text(self.values.take(pa.array(chosen)))
-        return derive_from_entries(codes_np[chosen], self.parents[chosen], values, kinds)
+            # Most entries are wanted (DB spans carry little else): searching them all
+            # is cheaper than picking the wanted ones out first.
+            return derive_from_entries(codes_np, self.parents, texts, kinds)
+        return derive_from_entries(
+            codes_np[chosen], self.parents[chosen], texts, kinds, positions=chosen
+        )
 
 
 def _all_null(columns: list[pa.Array[Any]], length: int) -> npt.NDArray[np.bool_]:

@@ -237,7 +237,7 @@ def read_json_records(
 @dataclass(frozen=True)
 class _Block:
     # The block is data[start:end]: a large read is used in place, not copied.
-    data: bytes | bytearray
+    data: source.Piece
     start: int
     end: int
     complete: bool  # ends at a line end (False: the unterminated tail of a torn file)
@@ -260,13 +260,18 @@ def _line_blocks(path: str, diagnostics: Diagnostics) -> Iterator[_Block]:
     """
     gathered: list[memoryview] = []  # whole lines not yet handed on
     gathered_size = 0
+    # Bytes of the file not read yet (None: compressed, its size unknown), so that the
+    # last few chunks can be handed on in smaller pieces (see _tail_pieces).
+    unread = source.plain_size(path)
     partial: list[bytes | bytearray] = []  # the start of a line that the next read continues
     partial_size = 0
     skipping = False
     # One buffer per block being parsed and one being read (a buffer still in use is
     # never refilled: too few would only mean fresh buffers).
-    for data in source.read_recycled(path, _READ_BYTES, PARSE_WORKERS + 1, diagnostics):
+    for data in source.read_mapped(path, _READ_BYTES, PARSE_WORKERS + 1, diagnostics):
         start = 0
+        if unread is not None:
+            unread -= len(data)
         if skipping:
             newline = data.find(b"\n")
             if newline < 0:
@@ -299,7 +304,10 @@ def _line_blocks(path: str, diagnostics: Diagnostics) -> Iterator[_Block]:
         if end - start >= CHUNK_BYTES // 2:
             yield from _flush(gathered)
             gathered, gathered_size = [], 0
-            yield _Block(data, start, end, True)
+            if unread is not None and unread < PARSE_WORKERS * CHUNK_BYTES:
+                yield from _tail_pieces(data, start, end)
+            else:
+                yield _Block(data, start, end, True)
         elif end > start:
             gathered.append(memoryview(data)[start:end])
             gathered_size += end - start
@@ -319,6 +327,26 @@ def _line_blocks(path: str, diagnostics: Diagnostics) -> Iterator[_Block]:
         yield _Block(tail, 0, len(tail), False)
 
 
+#: Near the end of a file its chunks are handed on in pieces this many times smaller.
+_TAIL_SPLIT: Final = 4
+
+
+def _tail_pieces(data: source.Piece, start: int, end: int) -> Iterator[_Block]:
+    """``data[start:end]`` (whole lines) as a few blocks of whole lines, in place.
+
+    The workers finish their last chunks at different times, and once one is done it has
+    nothing left to do while the others finish theirs: with the last chunks in quarters,
+    that idle end of the read is a quarter as long.
+    """
+    piece = max(CHUNK_BYTES // _TAIL_SPLIT, 1)
+    while start < end:
+        cut = data.rfind(b"\n", start, min(start + piece, end)) + 1
+        if cut <= start:  # a line longer than a piece: it goes whole
+            cut = data.find(b"\n", start + piece - 1, end) + 1 or end
+        yield _Block(data, start, cut, True)
+        start = cut
+
+
 def _flush(gathered: list[memoryview]) -> Iterator[_Block]:
     if gathered:
         joined = b"".join(gathered)
@@ -329,7 +357,7 @@ def _flush(gathered: list[memoryview]) -> Iterator[_Block]:
 class _Lines:
     """A block of lines: ``data[starts[i]:ends[i]]`` is line ``first_line + i`` (no newline)."""
 
-    data: bytes | bytearray
+    data: source.Piece
     starts: npt.NDArray[np.int64]
     ends: npt.NDArray[np.int64]
     first_line: int
@@ -338,7 +366,7 @@ class _Lines:
     @classmethod
     def split(
         cls,
-        data: bytes | bytearray,
+        data: source.Piece,
         first_line: int,
         complete: bool,
         start: int = 0,
@@ -364,7 +392,7 @@ class _Lines:
         return memoryview(self.data)[self.starts[lo] : end]
 
 
-def _newlines(data: bytes | bytearray, start: int, end: int) -> npt.NDArray[np.int64]:
+def _newlines(data: source.Piece, start: int, end: int) -> npt.NDArray[np.int64]:
     """Offsets of every newline in ``data[start:end]``.
 
     Export batches are long lines (hundreds of spans): a ``find`` per line (memchr)

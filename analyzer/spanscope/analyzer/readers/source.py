@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import gzip
 import io
+import mmap
+import os
+import stat
 import sys
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, Any, Final, cast
+from typing import IO, Any, Final, TypeAlias, cast
 
 import orjson
 import zstandard
 from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.errors import UnreadableInputError
+
+#: A piece of a read file: bytes, a reused buffer, or a memory map of the file.
+Piece: TypeAlias = bytes | bytearray | mmap.mmap
 
 GZIP_MAGIC: Final = b"\x1f\x8b"
 ZSTD_MAGIC: Final = b"\x28\xb5\x2f\xfd"
@@ -74,6 +80,19 @@ def read_head(path: str, size: int = HEAD_BYTES) -> bytes:
         return head
 
 
+def plain_size(path: str) -> int | None:
+    """The size in bytes of an uncompressed file, None for a compressed one (whose
+    decompressed size is not known up front) or one that cannot be opened."""
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(len(ZSTD_MAGIC))
+            if magic.startswith(GZIP_MAGIC) or magic == ZSTD_MAGIC:
+                return None
+            return os.fstat(handle.fileno()).st_size
+    except OSError:
+        return None
+
+
 def read_chunks(path: str, chunk_size: int, diagnostics: Diagnostics) -> Iterator[bytes]:
     """Decompressed bytes in pieces of at most ``chunk_size``."""
     with open_decompressed(path) as (stream, compressed):
@@ -127,6 +146,60 @@ def read_recycled(
                 return
             yield buffer if size == chunk_size else bytes(memoryview(buffer)[:size])
             del buffer
+
+
+def read_mapped(
+    path: str, chunk_size: int, buffers: int, diagnostics: Diagnostics
+) -> Iterator[Piece]:
+    """:func:`read_recycled`, but an uncompressed file is mapped, ``chunk_size`` at a time.
+
+    Each piece is a read-only memory map of the next ``chunk_size`` bytes: the pages
+    come straight from the page cache, where a read copies every byte once more (a
+    third of a second of CPU per GB here).  A piece is unmapped once nobody holds it,
+    so no more of the file is mapped than is being worked on.  Bytes appended after
+    the file was opened are read as usual, after the mapped ones.
+
+    Accepted risk: a file truncated *while* one of its pieces is being parsed makes
+    the process fail on the missing pages (SIGBUS).  Trace writers append and rotate
+    by renaming; none truncates a dump in place.
+
+    Compressed input, a ``chunk_size`` that is not a multiple of the mapping
+    granularity, and anything that cannot be mapped (a pipe, a special file) are read
+    with :func:`read_recycled`.
+    """
+    if chunk_size % mmap.ALLOCATIONGRANULARITY:
+        yield from read_recycled(path, chunk_size, buffers, diagnostics)
+        return
+    with open_decompressed(path) as (stream, compressed):
+        size = None if compressed else _regular_size(stream)
+        if size is None:
+            yield from read_recycled(path, chunk_size, buffers, diagnostics)
+            return
+        fileno = stream.fileno()
+        for offset in range(0, size, chunk_size):
+            yield mmap.mmap(
+                fileno,
+                min(chunk_size, size - offset),
+                flags=mmap.MAP_SHARED | _POPULATE,
+                prot=mmap.PROT_READ,
+                offset=offset,
+            )
+        stream.seek(size)
+        while data := stream.read(chunk_size):
+            yield data
+
+
+# The whole piece is mapped in one call (the kernel populates the page table at once)
+# rather than page fault by page fault while it is parsed.
+_POPULATE: Final = getattr(mmap, "MAP_POPULATE", 0)
+
+
+def _regular_size(stream: IO[bytes]) -> int | None:
+    try:
+        status = os.fstat(stream.fileno())
+    except (OSError, ValueError):
+        return None
+    return status.st_size if stat.S_ISREG(status.st_mode) else None
 
 
 def read_all(path: str, diagnostics: Diagnostics) -> bytes:
