@@ -93,3 +93,32 @@ def test_null_ids_are_roots_and_match_nothing() -> None:
     spans = pa.chunked_array([pa.array(["a", "b", "c"])])
     parents = pa.chunked_array([pa.array([None, "a", "a"])])
     assert parent_rows(traces, spans, parents).tolist() == [-1, 0, -1]
+
+
+def test_the_union_leaves_the_callers_arrays_as_they_were() -> None:
+    rng = np.random.default_rng(11)
+    groups = rng.integers(0, 20, 500)
+    starts = rng.integers(0, 1_000, 500)
+    ends = starts + rng.integers(-5, 60, 500)
+    copies = [array.copy() for array in (groups, starts, ends)]
+    covered_per_group(groups, starts, ends, 20)
+    for array, copy in zip((groups, starts, ends), copies, strict=True):
+        assert np.array_equal(array, copy)
+
+
+def test_many_groups_summed_in_several_chunks_match_a_brute_force_union(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from spanscope.analyzer import engine
+
+    monkeypatch.setattr(engine, "_CHUNK_EXTENT", 500.0)  # a chunk every few groups
+    rng = np.random.default_rng(5)
+    groups = rng.integers(0, 40, 1_500)
+    starts = rng.integers(0, 300, 1_500)
+    ends = starts + rng.integers(0, 40, 1_500)
+    result = covered_per_group(groups, starts, ends, 40)
+    expected = [
+        union_by_hand(list(zip(starts[groups == g], ends[groups == g], strict=True)))
+        for g in range(40)
+    ]
+    assert result.tolist() == expected

@@ -184,32 +184,44 @@ def covered_per_group(
         base = np.full(groups, np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(base, group, start)
     group_base = base[group]
-    rel_start = np.minimum(start - group_base, _MAX_EXTENT)
-    rel_end = np.minimum(end - group_base, _MAX_EXTENT)
+    rel_start = np.subtract(start, group_base)
+    np.minimum(rel_start, _MAX_EXTENT, out=rel_start)
+    rel_end = np.subtract(end, group_base, out=group_base)
+    np.minimum(rel_end, _MAX_EXTENT, out=rel_end)
     del group_base
     order = _group_order(group, rel_start, groups)
     if order is not None:
         group, rel_start, rel_end = group[order], rel_start[order], rel_end[order]
+        del order
     first = np.empty(len(group), dtype=bool)
     first[0] = True
     np.not_equal(group[1:], group[:-1], out=first[1:])
     heads = np.flatnonzero(first)
-    segment = np.cumsum(first) - 1
+    segment = np.cumsum(first)
+    segment -= 1
     extent = np.maximum.reduceat(rel_end, heads) + 1
     # Chunk boundaries on a float running total: exact enough to keep every chunk's
     # int64 total far below overflow, and a single chunk on any real dump.
     chunk_of_segment = (np.cumsum(extent.astype(np.float64)) // _CHUNK_EXTENT).astype(np.int64)
     bounds = np.flatnonzero(np.diff(chunk_of_segment)) + 1
+    del first
+    # The times are shifted in place and each step reuses the last one's array: with
+    # millions of intervals every temporary is tens of MB, and this runs at the peak of
+    # an analysis's memory.
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(heads)], strict=True):
         offsets = np.cumsum(extent[lo:hi]) - extent[lo:hi]
         rows = slice(heads[lo], heads[hi] if hi < len(heads) else len(group))
-        shift = offsets[segment[rows] - lo]
-        shifted_start = rel_start[rows] + shift
-        shifted_end = rel_end[rows] + shift
-        reach = np.empty_like(shifted_end)
+        shift = offsets[segment[rows] - lo if lo else segment[rows]]
+        shifted_start = rel_start[rows]
+        shifted_start += shift
+        shifted_end = rel_end[rows]
+        shifted_end += shift
+        reach = shift  # no longer needed: its memory holds the reach
         reach[0] = shifted_start[0]
         np.maximum.accumulate(shifted_end[:-1], out=reach[1:])
-        gained = np.maximum(shifted_end - np.maximum(shifted_start, reach), 0)
+        gained = np.maximum(shifted_start, reach, out=reach)
+        np.subtract(shifted_end, gained, out=gained)
+        np.maximum(gained, 0, out=gained)
         covered[group[heads[lo:hi]]] = np.add.reduceat(gained, heads[lo:hi] - heads[lo])
     return covered
 

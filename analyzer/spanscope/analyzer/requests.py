@@ -128,17 +128,22 @@ def prepare(spans: pa.Table, parent: Int64s | None = None) -> Prepared:
         end = start + np.clip(duration, 0, MAX_DURATION_NS)
         start, end = _clip_into_parents(parent, owner, depth, is_server, start, end)
         owned = owner >= 0
+        layer = _layer_codes(view.column("layer"), is_server)
+        order, servers = servers_future.result()
+        request_of_row = np.full(n, -1, dtype=np.int64)
+        request_of_row[order] = np.arange(len(order))
+        request = np.where(owned, request_of_row[np.maximum(owner, 0)], -1)
+        # Two unions of intervals, independent of each other: each request's DB time on
+        # the second thread, each span's children here (NumPy's sorts release the GIL).
+        db_future = helper.submit(_db_union, request, layer, start, end, order)
         children = np.flatnonzero(owned & ~is_server)
         # Children are clipped into their parent: the parent's start is their base.
         covered = covered_per_group(parent[children], start[children], end[children], n, base=start)
         self_ns = np.where(owned, end - start - covered, 0)
-        layer = _layer_codes(view.column("layer"), is_server)
-        order, servers = servers_future.result()
-    request_of_row = np.full(n, -1, dtype=np.int64)
-    request_of_row[order] = np.arange(len(order))
-    request = np.where(owned, request_of_row[np.maximum(owner, 0)], -1)
+        db_ns = db_future.result()
     tree = SpanTree(view, parent, request, start, end, self_ns, is_server, layer)
-    return Prepared(tree, build_requests(tree, order, server_columns(tree, order, servers)))
+    columns = server_columns(tree, order, servers, db_ns=db_ns)
+    return Prepared(tree, build_requests(tree, order, columns))
 
 
 def _ordered_servers(view: pa.Table, is_server: Bools) -> tuple[Int64s, pa.Table]:
@@ -254,15 +259,20 @@ class ServerColumns:
     db_ns: Int64s  # union of the DB descendants' intervals
 
 
-def server_columns(tree: SpanTree, order: Int64s, servers: pa.Table | None = None) -> ServerColumns:
+def server_columns(
+    tree: SpanTree,
+    order: Int64s,
+    servers: pa.Table | None = None,
+    *,
+    db_ns: Int64s | None = None,
+) -> ServerColumns:
     """The :class:`ServerColumns` of the requests whose Server spans are rows ``order``
-    (``servers``: their own columns, when already taken from the view)."""
+    (``servers``: their own columns, and ``db_ns`` the union of their DB spans, when
+    already worked out)."""
     if servers is None:
         servers = tree.view.select(list(_SERVER_COLUMNS)).take(order)
-    db = np.flatnonzero((tree.request >= 0) & (tree.layer == LAYER_CODE["db"]))
-    db_ns = covered_per_group(
-        tree.request[db], tree.start[db], tree.end[db], len(order), base=tree.start[order]
-    )
+    if db_ns is None:
+        db_ns = _db_union(tree.request, tree.layer, tree.start, tree.end, order)
     return ServerColumns(
         trace_id=servers.column("TraceId"),
         span_id=servers.column("SpanId"),
@@ -271,6 +281,14 @@ def server_columns(tree: SpanTree, order: Int64s, servers: pa.Table | None = Non
         status_code=servers.column("StatusCode"),
         db_ns=db_ns,
     )
+
+
+def _db_union(
+    request: Int64s, layer: npt.NDArray[np.int8], start: Int64s, end: Int64s, order: Int64s
+) -> Int64s:
+    """Per request (Server span rows ``order``), the union of its DB spans' intervals."""
+    db = np.flatnonzero((request >= 0) & (layer == LAYER_CODE["db"]))
+    return covered_per_group(request[db], start[db], end[db], len(order), base=start[order])
 
 
 def build_requests(tree: SpanTree, order: Int64s, servers: ServerColumns) -> pa.Table:
