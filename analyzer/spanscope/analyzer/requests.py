@@ -182,10 +182,15 @@ def _clip_into_parents(
     end: Int64s,
 ) -> tuple[Int64s, Int64s]:
     """Clip every owned span into its parent's clipped interval, top-down by depth."""
-    start, end = start.copy(), end.copy()
     owned = np.flatnonzero((owner >= 0) & ~is_server)
     if not owned.size:
         return start, end
+    up = parent[owned]
+    if not ((start[owned] < start[up]).any() or (end[owned] > end[up]).any()):
+        # Every span lies within its parent (the usual case, checked in one pass): then
+        # so do the clipped ones, level by level, and clipping would change nothing.
+        return start, end
+    start, end = start.copy(), end.copy()
     by_depth = owned[np.argsort(depth[owned], kind="stable")]
     levels = np.searchsorted(depth[by_depth], np.arange(1, int(depth[by_depth[-1]]) + 2))
     for lo, hi in itertools.pairwise(levels.tolist()):
