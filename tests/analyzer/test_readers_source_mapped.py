@@ -75,3 +75,24 @@ def test_lines_across_mapped_windows_read_like_one_plain_read(
     assert path.stat().st_size > 8 * WINDOW
     assert windowed.table.to_pylist() == whole.table.to_pylist()
     assert [(p.kind, p.line) for p in windowed.diagnostics.problems] == [("invalid-json", 151)]
+
+
+def test_a_file_that_cannot_be_mapped_is_read_as_usual(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "dump.jsonl"
+    path.write_bytes(CONTENT)
+    mapped = 0
+    real_mmap = mmap.mmap
+
+    def refuse_after_two(*args: object, **kwargs: object) -> mmap.mmap:
+        nonlocal mapped
+        if mapped == 2:  # e.g. a file system without mmap support
+            raise OSError(19, "No such device")
+        mapped += 1
+        return real_mmap(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(source.mmap, "mmap", refuse_after_two)
+    pieces = list(source.read_mapped(str(path), WINDOW, 2, Diagnostics()))
+    assert [isinstance(piece, real_mmap) for piece in pieces[:3]] == [True, True, False]
+    assert b"".join(bytes(piece) for piece in pieces) == CONTENT

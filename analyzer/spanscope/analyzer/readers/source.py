@@ -176,15 +176,21 @@ def read_mapped(
             yield from read_recycled(path, chunk_size, buffers, diagnostics)
             return
         fileno = stream.fileno()
-        for offset in range(0, size, chunk_size):
-            yield mmap.mmap(
-                fileno,
-                min(chunk_size, size - offset),
-                flags=mmap.MAP_SHARED | _POPULATE,
-                prot=mmap.PROT_READ,
-                offset=offset,
-            )
-        stream.seek(size)
+        offset = 0
+        while offset < size:
+            try:
+                window = mmap.mmap(
+                    fileno,
+                    min(chunk_size, size - offset),
+                    flags=mmap.MAP_SHARED | _POPULATE,
+                    prot=mmap.PROT_READ,
+                    offset=offset,
+                )
+            except (OSError, ValueError):
+                break  # a file system that cannot map files: the rest is read as usual
+            offset += len(window)
+            yield window
+        stream.seek(offset)
         while data := stream.read(chunk_size):
             yield data
 
