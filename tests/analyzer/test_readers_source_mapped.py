@@ -31,7 +31,7 @@ def test_bytes_appended_while_the_file_is_read_are_read_after_the_mapped_ones(
 ) -> None:
     path = tmp_path / "dump.jsonl"
     path.write_bytes(CONTENT)
-    pieces = []
+    pieces: list[bytes] = []
     for piece in source.read_mapped(str(path), WINDOW, 2, Diagnostics()):
         if not pieces:
             with path.open("ab") as writer:  # the writer goes on exporting meanwhile
@@ -92,7 +92,7 @@ def test_a_file_that_cannot_be_mapped_is_read_as_usual(
         mapped += 1
         return real_mmap(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(source.mmap, "mmap", refuse_after_two)
+    monkeypatch.setattr(mmap, "mmap", refuse_after_two)
     pieces = list(source.read_mapped(str(path), WINDOW, 2, Diagnostics()))
     assert [isinstance(piece, real_mmap) for piece in pieces[:3]] == [True, True, False]
     assert b"".join(bytes(piece) for piece in pieces) == CONTENT
