@@ -11,10 +11,12 @@ code 2; any other exception becomes one line asking for a bug report, exit code 
 from __future__ import annotations
 
 from spanscope.analyzer.cli.app import cli, print_diagnostics
+from spanscope.analyzer.cli.without_pandas import keep_pandas_out
 
 __all__ = ["cli", "main", "print_diagnostics"]
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    keep_pandas_out()  # no command needs it; pyarrow would import it (see the module)
     cli.main(args=argv, prog_name="spanscope")
