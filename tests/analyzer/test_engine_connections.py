@@ -40,3 +40,26 @@ def test_a_nested_connection_does_not_see_the_outer_views() -> None:
         assert inner is not outer
         names = {row[0] for row in inner.execute("SHOW TABLES").fetchall()}
         assert names == {"inner"}
+
+
+def test_duckdb_is_imported_when_first_needed_or_opened_early_on_another_thread() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from spanscope.analyzer import engine\n"
+        "print('after import:', 'duckdb' in sys.modules)\n"
+        "engine.open_database_early().join()\n"
+        "print('after opening:', 'duckdb' in sys.modules, len(engine._DATABASE))\n"
+        "with engine.connect({}) as con:\n"
+        "    print('query:', con.execute('SELECT 41 + 1').fetchall()[0][0], len(engine._DATABASE))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.splitlines() == [
+        "after import: False",
+        "after opening: True 1",
+        "query: 42 1",  # the connection is a cursor on the database opened early
+    ]

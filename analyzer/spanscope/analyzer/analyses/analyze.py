@@ -24,6 +24,7 @@ from spanscope.analyzer.analyses.nplusone import (
 from spanscope.analyzer.analyses.nplusone_http import n_plus_one_http_from
 from spanscope.analyzer.analyses.rollup_report import Results, rollup_results
 from spanscope.analyzer.analyses.slow_queries import slow_queries_from
+from spanscope.analyzer.engine import open_database_early
 from spanscope.analyzer.report import AnalysisReport, InputStats
 from spanscope.analyzer.version import spanscope_version
 
@@ -47,6 +48,9 @@ def analyze(
     check_min_repeats(min_repeats)
     check_group_by(group_by)
     check_apdex_ms(apdex_ms)
+    # Every analysis path queries DuckDB at the end: import it and open its database
+    # on another core while the input is read.
+    open_database_early()
     # Only the columns the analyses read (a file's attribute maps are never built), or
     # a prepared Parquet file's rollups, or its stored span tree, requests and templates.
     loaded = analysis_input(
