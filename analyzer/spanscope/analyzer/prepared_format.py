@@ -240,14 +240,20 @@ def read_rollup_tables(
         if name not in _PLAIN_TEXTS
     ]
     parquet = pq.ParquetFile(path, read_dictionary=texts)
-    return {table: _rollup_table(parquet, table, layout) for table, layout in layouts.items()}
+    # ParquetFile.schema_arrow converts the whole schema again at every access.
+    schema = parquet.schema_arrow
+    return {
+        table: _rollup_table(parquet, schema, table, layout) for table, layout in layouts.items()
+    }
 
 
 #: Rollup texts that are (nearly) all distinct: decoded as plain strings.
 _PLAIN_TEXTS: Final = frozenset({rollup_column("requests", "TraceId")})
 
 
-def _rollup_table(parquet: pq.ParquetFile, table: str, layout: RollupLayout) -> pa.Table:
+def _rollup_table(
+    parquet: pq.ParquetFile, file_schema: pa.Schema, table: str, layout: RollupLayout
+) -> pa.Table:
     stored = layout.stored(table)
     batches = []
     remaining = layout.rows
@@ -258,7 +264,7 @@ def _rollup_table(parquet: pq.ParquetFile, table: str, layout: RollupLayout) -> 
             remaining -= batches[-1].num_rows
             if remaining <= 0:
                 break
-    schema = pa.schema([parquet.schema_arrow.field(name) for name in stored])
+    schema = pa.schema([file_schema.field(name) for name in stored])
     read = pa.Table.from_batches(batches, schema=_as_read(schema, batches))
     return read.rename_columns(list(layout.columns))
 
