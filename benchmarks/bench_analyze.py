@@ -6,6 +6,10 @@ measures, each stage in a fresh subprocess so that peak RSS is the stage's own:
 parse floor
     ``pyarrow.json.read_json`` of the dump, with the schema fixed up front (inferred
     from the first line), building the nested Arrow table and nothing else.
+import floor
+    a fresh interpreter importing NumPy, ``pyarrow``, ``pyarrow.parquet`` and
+    ``pyarrow.compute`` and nothing else: the fixed cost of any pyarrow-based command,
+    the baseline of the Parquet stages' throughput.
 read
     ``spanscope.analyzer.load.read``: sniff, parse, flatten, enrich, deduplicate -- the
     full span table (SPAN_SCHEMA, attribute maps included), what ``load()`` returns.
@@ -16,7 +20,8 @@ analyses
     the analyses alone: ``analyze()`` and the JSON rendering on the analysis table
     already in memory (its read is not timed).
 analyze
-    ``spanscope analyze DUMP --format json -o /dev/null``, the whole command.
+    ``spanscope analyze DUMP --format json -o /dev/null``, the whole command, run
+    through the console script's entry point (``spanscope.analyzer.cli.main``).
 write parquet
     ``spanscope convert``'s output: the canonical span table plus its prepared columns
     (span tree, request table, statement keys) as zstd Parquet; the preparation and
@@ -31,10 +36,14 @@ analyses parquet
 Each stage also reports its process CPU time (all threads): on a shared machine the
 wall clock says as much about the other processes as about spanscope.
 ``--stages`` runs only the stages named; ``--with-half`` repeats the stages on a dump
-of half the size, to show how peak RSS grows with the input.
+of half the size, to show how peak RSS grows with the input; ``--repeat N`` runs the
+stages N times round-robin and reports medians, and each stage's ratio to the parse
+floor as the median of the per-round ratios (a floor and a stage measured minutes
+apart on a machine whose speed drifts say little about each other).
 
     python benchmarks/bench_analyze.py --size-mb 1024 --with-half
     python benchmarks/bench_analyze.py --stages "write parquet,analyze parquet"
+    python benchmarks/bench_analyze.py --stages "parse floor,analyze" --repeat 5
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ import importlib.util
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,6 +65,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 STAGES = (
     "parse floor",
+    "import floor",
     "read",
     "read analysis",
     "analyses",
@@ -84,6 +95,16 @@ def _parse_floor(dump: Path, _: Path) -> int:
     return int(table.num_rows)  # lines; spans are nested inside
 
 
+def _import_floor(_: Path, __: Path) -> int:
+    import numpy
+    import pyarrow
+    import pyarrow.compute
+    import pyarrow.parquet
+
+    del numpy, pyarrow
+    return 0
+
+
 def _read(dump: Path, _: Path) -> int:
     from spanscope.analyzer.load import read
 
@@ -97,9 +118,14 @@ def _read_analysis(dump: Path, _: Path) -> int:
 
 
 def _analyze(path: Path) -> int:
-    from spanscope.analyzer.cli import cli
+    # The console script's own entry point, so the command runs exactly as users run it.
+    from spanscope.analyzer.cli import main
 
-    cli.main(["analyze", str(path), "--format", "json", "-o", os.devnull], standalone_mode=False)
+    try:
+        main(["analyze", str(path), "--format", "json", "-o", os.devnull])
+    except SystemExit as stop:
+        if stop.code:
+            raise
     return 0  # spans are counted from the Parquet metadata, outside any timing
 
 
@@ -163,6 +189,7 @@ def _analyses_parquet(_: Path, parquet: Path) -> int:
 
 _RUNNERS: dict[str, Callable[[Path, Path], int]] = {
     "parse floor": _parse_floor,
+    "import floor": _import_floor,
     "read": _read,
     "read analysis": _read_analysis,
     "analyses": _analyses,
@@ -229,12 +256,31 @@ def ensure_dump(path: Path, size_mb: float) -> Path:
     return path
 
 
-def measure(dump: Path, workdir: Path, stages: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+def measure(
+    dump: Path, workdir: Path, stages: tuple[str, ...], repeat: int = 1
+) -> dict[str, dict[str, Any]]:
+    """Every stage ``repeat`` times, round-robin: medians of the time and CPU, the
+    highest peak RSS, and per round the time over that round's parse floor."""
     parquet = workdir / (dump.stem + ".parquet")
-    results = {}
-    for stage in stages:
-        print(f"  {dump.name}: {stage}...", file=sys.stderr)
-        results[stage] = run_stage(stage, dump, parquet)
+    rounds: dict[str, list[dict[str, Any]]] = {stage: [] for stage in stages}
+    for turn in range(repeat):
+        for stage in stages:
+            print(f"  {dump.name}: {stage} ({turn + 1}/{repeat})...", file=sys.stderr)
+            rounds[stage].append(run_stage(stage, dump, parquet))
+    results: dict[str, dict[str, Any]] = {}
+    floors = [row["seconds"] for row in rounds.get("parse floor", [])]
+    for stage, rows in rounds.items():
+        seconds = [row["seconds"] for row in rows]
+        results[stage] = {
+            "seconds": statistics.median(seconds),
+            "cpu_seconds": statistics.median(row["cpu_seconds"] for row in rows),
+            "peak_rss_mb": max(row["peak_rss_mb"] for row in rows),
+            "runs": seconds,
+        }
+        if floors:
+            results[stage]["ratios"] = [
+                time / floor for time, floor in zip(seconds, floors, strict=True)
+            ]
     results["_load"] = {"average": os.getloadavg()[0]}
     if parquet.exists():
         results["_spans"] = {"rows": count_spans(parquet), "bytes": parquet.stat().st_size}
@@ -260,11 +306,32 @@ def print_table(dump: Path, results: dict[str, dict[str, Any]]) -> None:
             continue
         row = results[stage]
         rate = f"{spans / row['seconds'] / 1e6:10.2f}" if spans else f"{'':>10}"
-        ratio = f"{row['seconds'] / floor:8.2f}" if floor else f"{'':>8}"
+        ratios = row.get("ratios")
+        if ratios:
+            ratio = f"{statistics.median(ratios):8.2f}"
+        else:
+            ratio = f"{row['seconds'] / floor:8.2f}" if floor else f"{'':>8}"
         print(
             f"{stage:<16} {row['seconds']:8.2f} {row.get('cpu_seconds', 0.0):7.2f} {ratio} "
             f"{row['peak_rss_mb']:12,.0f} {rate}"
         )
+    repeated = [stage for stage in STAGES if len(results.get(stage, {}).get("runs", ())) > 1]
+    for stage in repeated:
+        runs = ", ".join(f"{time:.2f}" for time in results[stage]["runs"])
+        ratios = results[stage].get("ratios")
+        spread = ""
+        if ratios and stage != "parse floor":
+            spread = f"; x floor per round {min(ratios):.2f}-{max(ratios):.2f}"
+        print(f"  {stage}: {runs} s{spread}")
+    imports = results.get("import floor", {}).get("seconds")
+    if spans and imports is not None:
+        # (The "analyses parquet" stage times no imports already.)
+        command = results.get("analyze parquet", {}).get("seconds")
+        if command is not None and command > imports:
+            print(
+                f"analyze parquet: {spans / (command - imports) / 1e6:.2f} M spans/s beyond "
+                f"the import floor ({command - imports:.2f} s of {command:.2f} s)"
+            )
     if "_spans" in results:
         parquet_mb = results["_spans"]["bytes"] / 2**20
         print(f"parquet: {parquet_mb:,.1f} MB ({size_mb / parquet_mb:,.0f}x smaller than the JSON)")
@@ -296,6 +363,12 @@ def main() -> None:
         default=STAGES,
         help=f"comma-separated stages to run (default: all): {', '.join(STAGES)}",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run the stages this many times round-robin and report medians",
+    )
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("paths", nargs="*", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -307,7 +380,7 @@ def main() -> None:
     measured = []
     for size in sizes:
         dump = ensure_dump(args.workdir / f"dump-{size:g}mb.jsonl", size)
-        measured.append((dump, measure(dump, args.workdir, args.stages)))
+        measured.append((dump, measure(dump, args.workdir, args.stages, max(args.repeat, 1))))
     for dump, results in measured:
         print_table(dump, results)
     if len(measured) == 2:
