@@ -1,6 +1,7 @@
 """Renderers of an :class:`~spanscope.analyzer.report.AnalysisReport`, behind a name registry."""
 
-from spanscope.analyzer.render import json, terminal
+# terminal_format, not terminal: the tables and rich load only when a table is drawn.
+from spanscope.analyzer.render import json, terminal_format
 from spanscope.analyzer.render.registry import (
     DEFAULT_RENDERER,
     RENDERERS,
@@ -18,5 +19,5 @@ __all__ = [
     "json",
     "register",
     "renderer_name_for_path",
-    "terminal",
+    "terminal_format",
 ]

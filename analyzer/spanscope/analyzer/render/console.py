@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar, Final, TextIO
+from typing import Final, TextIO
 
 from rich import box
 from rich.console import Console, RenderableType
 from rich.table import Table
+from spanscope.analyzer.render.terminal_format import TerminalFormat
+
+__all__ = ["PLAIN_WIDTH", "TerminalFormat", "compact_table", "make_console", "print_lead"]
 
 #: Width used when the output is not a terminal (files, pipes, CI logs).
 PLAIN_WIDTH: Final = 100
@@ -39,13 +42,6 @@ def compact_table(title: str | None = None, *, collapse_padding: bool = True) ->
         pad_edge=False,
         collapse_padding=collapse_padding,
     )
-
-
-class TerminalFormat:
-    """What a terminal renderer answers to: ``--format terminal``, and text output files."""
-
-    name: ClassVar[str] = "terminal"
-    suffixes: ClassVar[tuple[str, ...]] = (".txt", ".log")
 
 
 def print_lead(

@@ -19,7 +19,6 @@ from spanscope.analyzer.render.console import (
     make_console,
     print_lead,
 )
-from spanscope.analyzer.render.registry import register
 from spanscope.analyzer.report import (
     AnalysisReport,
     Breakdown,
@@ -250,8 +249,10 @@ def findings_group(findings: list[NPlusOneFinding], min_repeats: int) -> Group:
     return Group(*parts)
 
 
-@register
 class TerminalRenderer(TerminalFormat):
+    """The report as rich tables; registered as ``terminal`` by :mod:`.terminal_format`,
+    which imports this module only when a report is drawn."""
+
     def render(self, report: AnalysisReport, out: TextIO, *, color: bool) -> None:
         console = make_console(out, color=color)
         stats = report.input
