@@ -70,6 +70,12 @@ def _usable_cores() -> int:
 #: single-threaded), at least two so that reading and converting overlap, at most four
 #: (each holds a chunk and its nested parse in memory).
 PARSE_WORKERS: Final = max(2, min(_usable_cores(), 4))
+#: Blocks read ahead of the oldest one still being converted.  Blocks take their
+#: workers unequal times, and the results are handed on in file order: with one block
+#: queued, a worker that finished two blocks while the other still converts the oldest
+#: sat idle.  A queued block holds its 32 MB of input (and a finished one its small
+#: flat table), which costs the peak RSS nothing: that comes after the read.
+READ_AHEAD: Final = PARSE_WORKERS + 3
 
 # Only the value kinds converted here are declared: every extra field costs the parser a
 # column (for every entry, present or not: a null is appended to each absent one).  An
@@ -187,9 +193,9 @@ def _read_file(path: str, diagnostics: Diagnostics, *, analysis: bool) -> Iterat
             lines = _Lines.split(block.data, first_line, block.complete, block.start, block.end)
             first_line += lines.count
             pending.append((lines, workers.submit(_convert_block, lines, analysis)))
-            # One block more than there are workers is read ahead, so that a worker that
-            # finishes starts on the next block at once.
-            if len(pending) > PARSE_WORKERS:
+            # Blocks are read ahead (see READ_AHEAD), so that a worker that finishes
+            # starts on the next block at once.
+            if len(pending) >= READ_AHEAD:
                 yield from _finish(*pending.popleft(), path, diagnostics, analysis)
         while pending:
             yield from _finish(*pending.popleft(), path, diagnostics, analysis)
@@ -268,7 +274,7 @@ def _line_blocks(path: str, diagnostics: Diagnostics) -> Iterator[_Block]:
     skipping = False
     # One buffer per block being parsed and one being read (a buffer still in use is
     # never refilled: too few would only mean fresh buffers).
-    for data in source.read_mapped(path, _READ_BYTES, PARSE_WORKERS + 1, diagnostics):
+    for data in source.read_mapped(path, _READ_BYTES, READ_AHEAD + 1, diagnostics):
         start = 0
         if unread is not None:
             unread -= len(data)
