@@ -38,7 +38,18 @@ def test_empty_and_inverted_intervals_are_ignored() -> None:
     assert covered([0, 0], [(5, 5), (9, 3)], 1) == [0]
 
 
-def test_matches_a_brute_force_union_on_random_groups() -> None:
+@pytest.mark.parametrize(
+    "chunk_extent",
+    [None, 2_000.0],  # 2,000: the groups are summed in several chunks (a chunk every few)
+    ids=["one chunk", "several chunks"],
+)
+def test_matches_a_brute_force_union_on_random_groups(
+    chunk_extent: float | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spanscope.analyzer import engine
+
+    if chunk_extent is not None:
+        monkeypatch.setattr(engine, "_CHUNK_EXTENT", chunk_extent)
     rng = np.random.default_rng(7)
     groups = rng.integers(0, 30, 2_000)
     starts = rng.integers(0, 1_000, 2_000)
@@ -104,21 +115,3 @@ def test_the_union_leaves_the_callers_arrays_as_they_were() -> None:
     covered_per_group(groups, starts, ends, 20)
     for array, copy in zip((groups, starts, ends), copies, strict=True):
         assert np.array_equal(array, copy)
-
-
-def test_many_groups_summed_in_several_chunks_match_a_brute_force_union(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from spanscope.analyzer import engine
-
-    monkeypatch.setattr(engine, "_CHUNK_EXTENT", 500.0)  # a chunk every few groups
-    rng = np.random.default_rng(5)
-    groups = rng.integers(0, 40, 1_500)
-    starts = rng.integers(0, 300, 1_500)
-    ends = starts + rng.integers(0, 40, 1_500)
-    result = covered_per_group(groups, starts, ends, 40)
-    expected = [
-        union_by_hand(list(zip(starts[groups == g], ends[groups == g], strict=True)))
-        for g in range(40)
-    ]
-    assert result.tolist() == expected
