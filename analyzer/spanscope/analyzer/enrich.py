@@ -167,19 +167,17 @@ def derive_from_entries(
     parents: npt.NDArray[np.int64],
     values: Sequence[pa.Array[Any]],
     kinds: pa.Array[Any],
-    positions: npt.NDArray[np.int64] | None = None,
 ) -> dict[str, pa.Array[Any]]:
     """The derived columns of ``len(kinds)`` spans from flattened attribute entries.
 
     ``codes[i]`` is the index in :func:`wanted_names` of entry ``i``'s key (-1 for a key
     no derived column reads), ``parents[i]`` its span; entries are in span order.  An
-    entry's text is the first non-null of ``values`` (one array per value kind, e.g.
-    OTLP's ``stringValue`` and ``intValue``) at ``positions[i]`` (at ``i`` without
-    ``positions``).  A reader that flattens attributes itself passes only the wanted
-    entries here, and never builds the attribute maps; the texts are only picked for
+    entry's text is the first non-null of ``values`` at ``i`` (one array per value
+    kind, e.g. OTLP's ``stringValue`` and ``intValue``).  A reader that flattens
+    attributes itself never builds the attribute maps; the texts are only picked for
     the spans' derived columns, never gathered or joined entry by entry.
     """
-    return _derive_columns(_Lookup(codes, parents, values, len(kinds), positions), kinds)
+    return _derive_columns(_Lookup(codes, parents, values, len(kinds)), kinds)
 
 
 def wanted_names() -> tuple[str, ...]:
@@ -214,10 +212,8 @@ class _Lookup:
         parents: npt.NDArray[np.int64],
         values: Sequence[pa.Array[Any]],
         length: int,
-        positions: npt.NDArray[np.int64] | None = None,
     ) -> None:
         self._values = tuple(values)
-        self._positions = positions
         self._length = length
         self._codes = codes.astype(np.int8)  # len(_WANTED) < 128: a narrow, fast compare
         self._parents = parents
@@ -261,7 +257,7 @@ class _Lookup:
         picked = np.full(self._length, -1, dtype=np.int64)
         for name in reversed(names):  # earlier names overwrite later ones
             spans, entries = self._first_entries(_WANTED.index(name))
-            picked[spans] = entries if self._positions is None else self._positions[entries]
+            picked[spans] = entries
         missing = picked < 0
         if missing.all():  # common: many keys are on no span of a chunk
             nothing: pa.Array[Any] = pa.nulls(self._length, pa.string())

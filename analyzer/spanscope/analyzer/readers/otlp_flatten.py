@@ -276,8 +276,8 @@ class _Entries:
         )
 
     def derived(self, kinds: pa.Array[Any]) -> dict[str, pa.Array[Any]]:
-        """The derived columns, from the entries they read only (needs
-        ``wanted=wanted_names()``).
+        """The derived columns, from the entries of the keys they read (needs
+        ``wanted=wanted_names()``: ``codes`` marks those entries).
 
         Each value kind's column is handed on as parsed: a derived column takes its
         spans' texts straight from them, so the entries' texts are never gathered or
@@ -286,14 +286,7 @@ class _Entries:
         codes_np = self.codes
         assert codes_np is not None, "entries read without the wanted names"
         texts = [VALUE_TEXT[kind](pc.struct_field(self.values, kind)) for kind in self.kinds]
-        chosen = np.flatnonzero(codes_np >= 0)
-        if len(chosen) * 2 > len(codes_np):
-            # Most entries are wanted (DB spans carry little else): searching them all
-            # is cheaper than picking the wanted ones out first.
-            return derive_from_entries(codes_np, self.parents, texts, kinds)
-        return derive_from_entries(
-            codes_np[chosen], self.parents[chosen], texts, kinds, positions=chosen
-        )
+        return derive_from_entries(codes_np, self.parents, texts, kinds)
 
 
 def _all_null(columns: list[pa.Array[Any]], length: int) -> npt.NDArray[np.bool_]:
