@@ -7,9 +7,6 @@ stored columns); every analysis then reads those.
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 from spanscope.analyzer.analyses.analysis_input import AnalysisInput, RollupInput, analysis_input
 from spanscope.analyzer.analyses.breakdown import breakdown_from
 from spanscope.analyzer.analyses.duplicates import duplicates_from
@@ -24,6 +21,7 @@ from spanscope.analyzer.analyses.nplusone import (
 from spanscope.analyzer.analyses.nplusone_http import n_plus_one_http_from
 from spanscope.analyzer.analyses.rollup_report import Results, rollup_results
 from spanscope.analyzer.analyses.slow_queries import slow_queries_from
+from spanscope.analyzer.analyses.threads import analysis_pool
 from spanscope.analyzer.engine import open_database_early
 from spanscope.analyzer.report import AnalysisReport, InputStats
 from spanscope.analyzer.version import spanscope_version
@@ -97,7 +95,7 @@ def _span_results(
     # longest, ~half of the total) runs beside the light ones.  The slow-statement
     # summary waits for it: each of the two holds ~50-120 MB per GB of input for a
     # moment, and side by side they made the analysis's peak RSS (~90 MB more).
-    with ThreadPoolExecutor(max_workers=_ANALYSIS_THREADS) as pool:
+    with analysis_pool() as pool:
         n_plus_one = pool.submit(n_plus_one_from, prepared, statements, min_repeats, loaded.keys)
         endpoints = pool.submit(endpoints_from, prepared, apdex_ms)
         breakdown = pool.submit(breakdown_from, prepared)
@@ -113,6 +111,3 @@ def _span_results(
             slow_queries=slow_queries.result(),
             n_plus_one_http=n_plus_one_http.result(),
         )
-
-
-_ANALYSIS_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2)

@@ -13,6 +13,7 @@ from spanscope.analyzer.analyses.nplusone import located_counts, n_plus_one_find
 from spanscope.analyzer.analyses.nplusone_rollup import groups_at
 from spanscope.analyzer.analyses.rollups import Rollups, stored_request_columns
 from spanscope.analyzer.analyses.slow_queries import slow_statements
+from spanscope.analyzer.analyses.threads import analysis_pool
 from spanscope.analyzer.errors import UnreadableInputError
 from spanscope.analyzer.prepared_format import Marker, read_rollup_tables
 from spanscope.analyzer.report import (
@@ -55,20 +56,37 @@ def rollup_results(
     """Every analysis of ``analyze`` on ``rollups`` with these options (checked by the
     caller).  No HTTP N+1: a file with HTTP client spans is not analysed from rollups."""
     requests = rollups.requests_by(group_by)
+    # The rollups are small (a row per request, per statement template, per group),
+    # so the analyses run side by side with no memory to weigh against: each is a
+    # few DuckDB and Arrow calls, which release the GIL.  Longest first.
+    with analysis_pool() as pool:
+        n_plus_one = pool.submit(_n_plus_one, rollups, requests, min_repeats)
+        endpoints = pool.submit(endpoints_of, requests, apdex_ms)
+        slow_queries = pool.submit(slow_statements, rollups.times, requests, rollups.templates)
+        duplicates = pool.submit(_duplicates, rollups, requests)
+        breakdown = pool.submit(breakdown_of, requests)
+        return Results(
+            endpoints=endpoints.result(),
+            n_plus_one=n_plus_one.result(),
+            breakdown=breakdown.result(),
+            duplicates=duplicates.result(),
+            slow_queries=slow_queries.result(),
+            n_plus_one_http=[],
+        )
+
+
+def _n_plus_one(rollups: Rollups, requests: pa.Table, min_repeats: int) -> list[NPlusOneFinding]:
     selected = groups_at(rollups.n_plus_one, min_repeats)
+    return n_plus_one_findings(
+        selected.groups,
+        selected.spread,
+        requests,
+        rollups.templates,
+        located_counts(selected.sites, rollups.sites),
+    )
+
+
+def _duplicates(rollups: Rollups, requests: pa.Table) -> list[DuplicateFinding]:
     duplicates = rollups.duplicates
     code = located_counts(duplicates.sites, rollups.sites).select(["gid", *CODE_COLUMNS, "c"])
-    return Results(
-        endpoints=endpoints_of(requests, apdex_ms),
-        n_plus_one=n_plus_one_findings(
-            selected.groups,
-            selected.spread,
-            requests,
-            rollups.templates,
-            located_counts(selected.sites, rollups.sites),
-        ),
-        breakdown=breakdown_of(requests),
-        duplicates=duplicate_findings(duplicates.groups, code, requests, rollups.templates),
-        slow_queries=slow_statements(rollups.times, requests, rollups.templates),
-        n_plus_one_http=[],
-    )
+    return duplicate_findings(duplicates.groups, code, requests, rollups.templates)
