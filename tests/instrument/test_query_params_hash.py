@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from conftest import TracedDjango
@@ -127,3 +130,38 @@ def test_overlong_key_is_accepted() -> None:
     key = key_from_env({"SPANSCOPE_PARAMS_HASH_KEY": "k" * 500})
 
     assert ParamsHasher(key)((1,)) == ParamsHasher(key)((1,))
+
+
+_WRAPPED_PROBE = """
+import django
+from django.conf import settings
+settings.configure(DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}})
+django.setup()
+from spanscope.instrument import layers, query_params
+from django.db import connection
+layers.install()
+connection.ensure_connection()
+print(query_params.publish_params in connection.execute_wrappers)
+"""
+
+
+def _wraps_queries(**env: str) -> bool:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPANSCOPE_"))}
+    environment.update(env)
+    result = subprocess.run(
+        [sys.executable, "-c", _WRAPPED_PROBE],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_queries_are_wrapped_only_when_the_parameters_are_used() -> None:
+    # The hash is on by default; values are recorded only on opt-in.
+    assert _wraps_queries()
+    assert _wraps_queries(SPANSCOPE_PARAMS_HASH="0", SPANSCOPE_CAPTURE_PARAMS="1")
+    # Neither: nothing would read them, so no query pays for publishing them.
+    assert not _wraps_queries(SPANSCOPE_PARAMS_HASH="0")

@@ -122,14 +122,19 @@ _lock = threading.Lock()
 _installed = False
 
 
-def install() -> bool:
+def install(environ: Mapping[str, str] | None = None) -> bool:
     """Publish the parameters of every Django query.  Idempotent; never raises.
 
     Each connection is wrapped when Django opens it (``connection_created``),
     so this may, and should, run before the first query; connecting the signal
-    needs no configured settings.
+    needs no configured settings.  With neither the hash nor the values asked
+    for (``SPANSCOPE_PARAMS_HASH=0``, ``SPANSCOPE_CAPTURE_PARAMS`` unset) nothing
+    would read them, and nothing is wrapped: the wrapper is a Python call and a
+    context-variable set and reset on every query.
     """
     global _installed
+    if not (hashing_enabled(environ) or capture_enabled(environ)):
+        return True
     with _lock:
         if _installed:
             return True
