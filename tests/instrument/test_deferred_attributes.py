@@ -37,7 +37,7 @@ def run_queries(
     provider.add_span_processor(processor)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("opentelemetry.instrumentation.sqlite3")
-    relation = current_relation.set(AUTHOR)
+    relation = current_relation.set((AUTHOR, None))
     try:
         for value in params:
             token = current_params.set(value)

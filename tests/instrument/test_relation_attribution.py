@@ -193,6 +193,31 @@ def test_each_lazy_load_in_an_n_plus_one_loop_is_attributed(
     assert {s.attributes["code.line.number"] for s in spans if s.attributes} == lines
 
 
+def test_lazy_loads_in_a_template_are_located_where_the_template_was_rendered(
+    traced_django: TracedDjango, models: object
+) -> None:
+    from django.template import engines
+
+    books = list(models.Book.objects.order_by("id")[:2])  # type: ignore[attr-defined]
+    template = engines["django"].from_string(
+        "{% for book in books %}{{ book.author.name }} {{ book.publisher.books.count }}{% endfor %}"
+    )
+    traced_django.exporter.clear()
+
+    _html, line = template.render({"books": books}), here()
+
+    spans = [s for s in traced_django.db_spans() if s.name != "spanscope.template"]
+    # Django's template code reads the attributes, not the application: the
+    # location is the first application frame above it.
+    assert {relation_of(s)[0] for s in spans} == {
+        "inventory.Book.author",
+        "inventory.Book.publisher",
+        "inventory.Publisher.books",
+    }
+    assert {(s.attributes or {}).get("code.line.number") for s in spans} == {line}
+    assert {(s.attributes or {}).get("code.file.path") for s in spans} == {__file__}
+
+
 def test_prefetched_relations_issue_no_lazy_load_and_prefetch_query_is_not_one(
     traced_django: TracedDjango, models: object
 ) -> None:

@@ -23,7 +23,9 @@ Two ways to use it:
 ``on_start`` runs for every span of every request, so it does little: spans
 come in runs from one instrumentation scope, so the rule of the last scope seen
 is reused after an identity check (no property call, no string hash), the
-location is captured raw (:meth:`CodeLocator.locate_caller`), and the capture
+location is the frame a lazy load published when that is application code
+(:data:`~spanscope.instrument.relation_context.Published`) or else captured raw
+by a stack walk (:meth:`CodeLocator.locate_caller`), and the capture
 is one tuple stored with one attribute assignment.  Spans of instrumentations
 not in the registry return after one dict lookup.  Costs:
 ``benchmarks/callgrind_instrument.py`` and ``benchmarks/bench_instrument.py``.
@@ -123,6 +125,7 @@ class SpanCapture(SpanProcessor):
     ) -> None:
         self._locator = locator if locator is not None else CodeLocator()
         self._locate = self._locator.locate_caller
+        self._application_path = self._locator.application_paths().get
         self._rules = dict(rules)
         # The last instrumentation scope seen and its rule: spans come in runs of one scope.
         self._last: tuple[InstrumentationScope | None, ScopeRule | None] = (None, None)
@@ -141,12 +144,34 @@ class SpanCapture(SpanProcessor):
                 rule = self._rule(scope)
             if rule is None:
                 return
-            # locate_caller counts its depths from here: called from on_start itself.
-            location = self._locate() if rule.locate else None
+            if not rule.query:
+                # locate_caller counts its depths from here: called from on_start itself.
+                location = self._locate() if rule.locate else None
+                span._attributes._spanscope_captured = (  # type: ignore[union-attr]
+                    rule.layer,
+                    location,
+                    None,
+                    _NO_PARAMS,
+                )
+                return
+            published = _current_relation()
+            relation = location = None
+            if published is not None:
+                relation, caller = published
+                # A lazy load published the frame that asked for it: when that is
+                # application code it is the location, and no walk is needed.
+                if caller is not None and rule.locate:
+                    code = caller.f_code
+                    path = self._application_path(code.co_filename)
+                    if path:
+                        location = (path, code, caller.f_lasti, caller.f_globals)
+            if location is None and rule.locate:
+                location = self._locate()
             span._attributes._spanscope_captured = (  # type: ignore[union-attr]
-                (rule.layer, location, _current_relation(), _current_params())
-                if rule.query
-                else (rule.layer, location, None, _NO_PARAMS)
+                rule.layer,
+                location,
+                relation,
+                _current_params(),
             )
         except Exception:  # never let enrichment break the host application
             _logger.debug("spanscope could not enrich span %r", span, exc_info=True)

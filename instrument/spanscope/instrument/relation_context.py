@@ -10,6 +10,7 @@ DB span started by the query underneath it and to nothing else.
 from __future__ import annotations
 
 from contextvars import ContextVar
+from types import FrameType
 from typing import Literal, NamedTuple
 
 RelationKind = Literal[
@@ -35,6 +36,16 @@ class Relation(NamedTuple):
     lookup: str
 
 
-# Set with ``token = current_relation.set(rel)`` / ``current_relation.reset(token)``
+# What a lazy load publishes: its relation, and the frame that should be the
+# application code that asked for it -- the caller of the descriptor or queryset
+# method that runs the load, found by the wrapper with one ``sys._getframe`` (that
+# frame is usually long-lived, a view running its loop, so no new frame object is
+# made) -- or None.  The span processor uses the frame as the DB span's code
+# location when it is application code, instead of walking the stack from the
+# span's start: a walk materialises at least the wrapper's own frame, which a
+# frame object makes costly to leave (see spanscope.instrument.code_location).
+Published = tuple[Relation, FrameType | None]
+
+# Set with ``token = current_relation.set((rel, frame))`` / ``current_relation.reset(token)``
 # around the load: cheaper than a context manager on a path that runs per query.
-current_relation: ContextVar[Relation | None] = ContextVar("spanscope_orm_relation", default=None)
+current_relation: ContextVar[Published | None] = ContextVar("spanscope_orm_relation", default=None)

@@ -46,6 +46,21 @@ methods' wrappers take Django's exact, argument-less signatures, a descriptor's
 wrapper finds its relation cached in the descriptor's ``__dict__`` -- because
 each runs once per query, and each frame it adds is one more frame for the
 span processor's stack walk.
+
+Each wrapper also publishes, with the relation, the frame of the code that read
+the attribute or evaluated the queryset, taken with one ``sys._getframe`` at the
+depth where Django's own callers put it (``caller_depth``: 1 above ``__get__``,
+``count`` and ``exists``; 2 above ``get_object``, which ``__get__`` calls, and
+``_fetch_all``, which ``__iter__``, ``__len__`` and the like call).  When that frame
+is application code it is the DB span's code location, and the span processor
+does not walk the stack (see :data:`~spanscope.instrument.relation_context.Published`);
+when it is not -- a template iterating a related manager, ``first()`` calling
+``__iter__``, an application's own override of ``get_object`` -- the processor
+walks as before.  The one case this can get wrong: application code calling
+``get_object``, or ``_fetch_all``, directly (or overriding ``__iter__`` and
+friends) from another application function: the location is then that
+function's caller, one application frame up.
+
 Prefetched managers return their cached queryset untagged, and
 ``get_prefetch_querysets`` builds its queryset without the wrapped
 ``get_queryset``, so prefetch queries are not mistaken for lazy loads.
@@ -63,9 +78,15 @@ import sys
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
+from sys import _getframe
 from typing import Any, TypeVar
 
-from spanscope.instrument.relation_context import Relation, RelationKind, current_relation
+from spanscope.instrument.relation_context import (
+    Published,
+    Relation,
+    RelationKind,
+    current_relation,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -99,11 +120,15 @@ def _replace(owner: Any, name: str, make_wrapper: Callable[[Any], Any]) -> None:
         setattr(owner, name, _mark(make_wrapper(original)))
 
 
-def _setting_relation(original: F, relation_of: Callable[[Any], Relation]) -> F:
+def _setting_relation(original: F, relation_of: Callable[[Any], Relation], caller_depth: int) -> F:
     """Wrap a descriptor method ``(self, instance, ...)`` that queries: the relation is current.
 
     ``relation_of(self)`` caches the relation in ``self.__dict__`` (one per model
     field for the life of the process), where the wrapper looks first.
+    ``caller_depth`` is where the code that read the attribute sits when Django
+    calls ``original`` the usual way: 1 for ``__get__`` itself, 2 for a method
+    ``__get__`` calls; it is published with the relation (see
+    :data:`~spanscope.instrument.relation_context.Published`).
     """
 
     @functools.wraps(original)
@@ -112,10 +137,11 @@ def _setting_relation(original: F, relation_of: Callable[[Any], Relation]) -> F:
             return original(self, instance, *args)
         try:  # free unless it raises (3.11's zero-cost exceptions)
             relation = self.__dict__.get(_TAG) or relation_of(self)
-        except Exception:
+            published = (relation, _getframe(caller_depth))
+        except Exception:  # includes a stack shallower than caller_depth
             _logger.debug("spanscope: no relation for %r", self, exc_info=True)
             return original(self, instance, *args)
-        token = current_relation.set(relation)
+        token = current_relation.set(published)
         try:
             return original(self, instance, *args)
         finally:
@@ -161,7 +187,8 @@ def _patch_forward_descriptor(rd: Any) -> None:
     _replace(
         rd.ForwardManyToOneDescriptor,
         "get_object",
-        lambda original: _setting_relation(original, _forward_relation),
+        # Called by ForwardManyToOneDescriptor.__get__.
+        lambda original: _setting_relation(original, _forward_relation, 2),
     )
 
 
@@ -182,7 +209,7 @@ def _patch_reverse_one_to_one_descriptor(rd: Any) -> None:
     _replace(
         rd.ReverseOneToOneDescriptor,
         "__get__",
-        lambda original: _setting_relation(original, _reverse_one_to_one_relation),
+        lambda original: _setting_relation(original, _reverse_one_to_one_relation, 1),
     )
 
 
@@ -243,16 +270,27 @@ def _patch_many_to_many_factory(rd: Any) -> None:
 
 # The QuerySet methods that run a query for the queryset itself; each takes no
 # argument (Django 4.2-5.x), so the wrapper takes none either.
-_EVALUATING_METHODS = ("_fetch_all", "count", "exists")
+_EVALUATING_METHODS = {"_fetch_all": 2, "count": 1, "exists": 1}
 
 
-def _evaluating(original: F) -> F:
+def _evaluating(original: F, caller_depth: int) -> F:
+    """Wrap an evaluating ``QuerySet`` method: a tagged queryset's relation is current.
+
+    ``caller_depth`` as for :func:`_setting_relation`: 2 for ``_fetch_all``, which
+    ``__iter__``, ``__len__`` and the like call; 1 for ``count`` and ``exists``.
+    """
+
     @functools.wraps(original)
     def wrapper(self: Any) -> Any:
         relation = self._query.__dict__.get(_TAG)
         if relation is None:
             return original(self)
-        token = current_relation.set(relation)
+        published: Published
+        try:
+            published = (relation, _getframe(caller_depth))
+        except ValueError:  # a stack shallower than caller_depth
+            published = (relation, None)
+        token = current_relation.set(published)
         try:
             return original(self)
         finally:
@@ -267,8 +305,8 @@ def _patch_queryset(queryset_cls: Any) -> None:
     # left unpatched, and this patch reported as failed.
     if "_query" not in queryset_cls().__dict__:
         raise TypeError(f"{queryset_cls!r} instances have no _query; relations not tracked")
-    for name in _EVALUATING_METHODS:
-        _replace(queryset_cls, name, _evaluating)
+    for name, caller_depth in _EVALUATING_METHODS.items():
+        _replace(queryset_cls, name, functools.partial(_evaluating, caller_depth=caller_depth))
 
 
 def _patch_queryset_module(rd: Any) -> None:
@@ -326,7 +364,7 @@ def _patch_generic_foreign_key(fields: Any) -> None:
     _replace(
         fields.GenericForeignKey,
         "__get__",
-        lambda original: _setting_relation(original, _generic_foreign_key_relation),
+        lambda original: _setting_relation(original, _generic_foreign_key_relation, 1),
     )
 
 
@@ -450,7 +488,8 @@ def _patch_prefetch_related_objects(rd: Any) -> None:
             relation = None
         if relation is None:
             return original_level(instances, prefetcher, lookup, level)
-        token = current_relation.set(relation)
+        # Deep below the application's loop: the span processor walks to it.
+        token = current_relation.set((relation, None))
         try:
             return original_level(instances, prefetcher, lookup, level)
         finally:
