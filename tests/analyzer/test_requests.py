@@ -8,7 +8,12 @@ import pyarrow as pa
 import pytest
 from spanbuilder import SpanBuilder
 from spanscope.analyzer.errors import UsageError
-from spanscope.analyzer.requests import request_table
+from spanscope.analyzer.requests import (
+    SPAN_ID_COLUMNS,
+    prepare,
+    request_table,
+    without_span_ids,
+)
 
 
 def rows(builder: SpanBuilder) -> list[dict[str, Any]]:
@@ -265,3 +270,21 @@ def test_an_absurd_child_duration_is_clipped_not_wrapped_around() -> None:
     b.query(req, "SELECT 1", start_ms=10, duration_ms=9.2e12)  # ~2**63 ns
     row = only_row(b)
     assert (row["db_ms"], row["app_ms"]) == (pytest.approx(90.0), pytest.approx(10.0))
+
+
+def test_analyses_keep_everything_but_the_span_ids_once_the_tree_is_built() -> None:
+    b = SpanBuilder()
+    request = b.request(start_ms=0)
+    b.query(request, "SELECT 1", start_ms=1, duration_ms=1)
+    prepared = prepare(b.table())
+
+    slim = without_span_ids(prepared)
+
+    view = prepared.tree.view
+    assert set(view.column_names) - set(slim.tree.view.column_names) == set(SPAN_ID_COLUMNS)
+    assert slim.tree.view.select(["SpanName", "Duration"]).equals(
+        view.select(["SpanName", "Duration"])
+    )
+    assert slim.tree.parent.tolist() == prepared.tree.parent.tolist()
+    # The request table keeps its own trace ids, for the findings' examples.
+    assert slim.requests.column("TraceId").to_pylist() == [request.trace_id]

@@ -45,6 +45,7 @@ whole call as its self time.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -102,6 +103,24 @@ class Prepared:
 
     tree: SpanTree
     requests: pa.Table  # request_table() columns plus ``request_id`` (0..n-1) and ``start_ns``
+
+
+# The columns that identify spans: the tree and the request table are built from
+# them, and no analysis reads them afterwards (the request table keeps its own
+# TraceId for examples).
+SPAN_ID_COLUMNS: Final = ("TraceId", "SpanId", "ParentSpanId")
+
+
+def without_span_ids(prepared: Prepared) -> Prepared:
+    """``prepared`` whose span view no longer holds :data:`SPAN_ID_COLUMNS`.
+
+    The ids are the largest columns of the analysis table (~70 of its ~170 bytes a
+    span, hex strings): once nothing else holds them, their memory is free for the
+    analyses, which is where the peak of ``analyze`` is.
+    """
+    view = prepared.tree.view
+    kept = [name for name in view.column_names if name not in SPAN_ID_COLUMNS]
+    return Prepared(dataclasses.replace(prepared.tree, view=view.select(kept)), prepared.requests)
 
 
 def prepare(spans: pa.Table, parent: Int64s | None = None) -> Prepared:

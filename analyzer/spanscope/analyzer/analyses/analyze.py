@@ -7,6 +7,8 @@ stored columns); every analysis then reads those.
 
 from __future__ import annotations
 
+import dataclasses
+
 from spanscope.analyzer.analyses.analysis_input import AnalysisInput, RollupInput, analysis_input
 from spanscope.analyzer.analyses.breakdown import breakdown_from
 from spanscope.analyzer.analyses.duplicates import duplicates_from
@@ -24,6 +26,7 @@ from spanscope.analyzer.analyses.slow_queries import slow_queries_from
 from spanscope.analyzer.analyses.threads import analysis_pool
 from spanscope.analyzer.engine import open_database_early
 from spanscope.analyzer.report import AnalysisReport, InputStats
+from spanscope.analyzer.requests import without_span_ids
 from spanscope.analyzer.version import spanscope_version
 
 __all__ = ["analyze", "spanscope_version"]
@@ -62,6 +65,8 @@ def analyze(
             loaded.rollups, min_repeats=min_repeats, group_by=group_by, apdex_ms=apdex_ms
         )
     else:
+        # Rebound, not copied: the span ids go once the input no longer holds them.
+        loaded = dataclasses.replace(loaded, prepared=without_span_ids(loaded.prepared))
         results = _span_results(loaded, min_repeats, group_by, apdex_ms)
     stats = InputStats(
         files=len(loaded.files),
