@@ -426,7 +426,8 @@ def dense_key(*keys: Int64s) -> Int64s:
         high = int(combined.max()) + 1 if combined.size else 1
         if combined.size and (int(combined.min()) < 0 or high * width >= 2**62):
             combined = _dense(combined)
-        combined = combined * width + key
+        combined = combined * width  # a new array: the caller's keys stay as they are
+        combined += key  # in place: one row-sized temporary fewer
     return _dense(combined)
 
 

@@ -172,7 +172,8 @@ def repeat_groups_of(key: Int64s, min_size: int) -> tuple[Int64s, Int64s]:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
     counts = np.bincount(key)
-    rows = np.flatnonzero(counts[key] >= min_size)
+    # Compared per key, then looked up per row: a bool per row, not a count per row.
+    rows = np.flatnonzero((counts >= min_size)[key])
     return rows, renumber(key[rows], len(counts))
 
 
