@@ -137,10 +137,15 @@ def _setting_relation(original: F, relation_of: Callable[[Any], Relation], calle
             return original(self, instance, *args)
         try:  # free unless it raises (3.11's zero-cost exceptions)
             relation = self.__dict__.get(_TAG) or relation_of(self)
-            published = (relation, _getframe(caller_depth))
-        except Exception:  # includes a stack shallower than caller_depth
+        except Exception:
             _logger.debug("spanscope: no relation for %r", self, exc_info=True)
             return original(self, instance, *args)
+        # Inline, as in _evaluating: a shared helper would be one more call per lazy load.
+        published: Published
+        try:
+            published = (relation, _getframe(caller_depth))
+        except ValueError:  # a stack shallower than caller_depth: the processor walks
+            published = (relation, None)
         token = current_relation.set(published)
         try:
             return original(self, instance, *args)
