@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from child_python import run_python
 from spanscope.instrument.distro import SpanscopeDistro
 
 
@@ -72,17 +71,8 @@ _PIPELINE_PROBE = textwrap.dedent(
 
 
 def configured_pipeline(tmp_path: Path, **env: str) -> list[dict[str, object]]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    environment.update(env, SPANSCOPE_TRACES_DIR=str(tmp_path))
-    result = subprocess.run(
-        [sys.executable, "-c", _PIPELINE_PROBE],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    out = run_python(_PIPELINE_PROBE, **env, SPANSCOPE_TRACES_DIR=str(tmp_path)).stdout
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def test_one_batch_processor_per_exporter_the_first_capturing_for_all(tmp_path: Path) -> None:

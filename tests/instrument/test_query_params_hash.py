@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
+from child_python import run_python
 from conftest import TracedDjango
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -146,17 +144,8 @@ print(query_params.publish_params in connection.execute_wrappers)
 
 
 def _wraps_queries(**env: str) -> bool:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPANSCOPE_"))}
-    environment.update(env)
-    result = subprocess.run(
-        [sys.executable, "-c", _WRAPPED_PROBE],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return result.stdout.strip().splitlines()[-1] == "True"
+    out = run_python(_WRAPPED_PROBE, ("OTEL_", "SPANSCOPE_"), **env).stdout
+    return out.strip().splitlines()[-1] == "True"
 
 
 def test_queries_are_wrapped_only_when_the_parameters_are_used() -> None:

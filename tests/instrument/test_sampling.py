@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
-import sys
 import textwrap
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
+from child_python import run_python
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -31,15 +30,8 @@ _PROBE = textwrap.dedent(
 
 
 def configure_in_child(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    environment.update(env, SPANSCOPE_TRACES_DIR=str(tmp_path), OTEL_TRACES_EXPORTER="none")
-    return subprocess.run(
-        [sys.executable, "-c", _PROBE],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+    return run_python(
+        _PROBE, **env, SPANSCOPE_TRACES_DIR=str(tmp_path), OTEL_TRACES_EXPORTER="none"
     )
 
 
