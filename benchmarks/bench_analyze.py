@@ -21,7 +21,13 @@ analyses
     already in memory (its read is not timed).
 analyze
     ``spanscope analyze DUMP --format json -o /dev/null``, the whole command, run
-    through the console script's entry point (``spanscope.analyzer.cli.main``).
+    through the console script's entry point (``spanscope.analyzer.cli.main``).  A
+    dump of more than ``--memory-spans`` spans (400,000 by default) is spilled to disk
+    by trace and analysed a partition at a time.
+analyze in memory
+    the same command with ``--memory-spans`` above the dump's span count: everything
+    read and analysed at once -- the baseline the partitioned analysis is measured
+    against (time and peak RSS).
 write parquet
     ``spanscope convert``'s output: the canonical span table plus its prepared columns
     (span tree, request table, statement keys) as zstd Parquet; the preparation and
@@ -48,6 +54,7 @@ apart on a machine whose speed drifts say little about each other).
     python benchmarks/bench_analyze.py --size-mb 1024 --with-half
     python benchmarks/bench_analyze.py --stages "write parquet,analyze parquet"
     python benchmarks/bench_analyze.py --stages "parse floor,analyze" --repeat 5
+    python benchmarks/bench_analyze.py --stages "parse floor,analyze,analyze in memory" --with-half
 """
 
 from __future__ import annotations
@@ -74,6 +81,7 @@ STAGES = (
     "read analysis",
     "analyses",
     "analyze",
+    "analyze in memory",
     "write parquet",
     "analyze parquet",
     "analyses parquet",
@@ -121,12 +129,16 @@ def _read_analysis(dump: Path, _: Path) -> int:
     return int(read([str(dump)], columns="analysis").table.num_rows)
 
 
-def _analyze(path: Path) -> int:
+#: More spans than any benchmark dump holds: nothing is spilled.
+_NEVER_SPILL = str(10**12)
+
+
+def _analyze(path: Path, *options: str) -> int:
     # The console script's own entry point, so the command runs exactly as users run it.
     from spanscope.analyzer.cli import main
 
     try:
-        main(["analyze", str(path), "--format", "json", "-o", os.devnull])
+        main(["analyze", str(path), "--format", "json", "-o", os.devnull, *options])
     except SystemExit as stop:
         if stop.code:
             raise
@@ -148,6 +160,10 @@ def _analyses(dump: Path, _: Path) -> int:
 
 def _analyze_json(dump: Path, _: Path) -> int:
     return _analyze(dump)
+
+
+def _analyze_in_memory(dump: Path, _: Path) -> int:
+    return _analyze(dump, "--memory-spans", _NEVER_SPILL)
 
 
 def _write_parquet(dump: Path, parquet: Path) -> int:
@@ -201,6 +217,7 @@ _RUNNERS: dict[str, Callable[[Path, Path], int]] = {
     "read analysis": _read_analysis,
     "analyses": _analyses,
     "analyze": _analyze_json,
+    "analyze in memory": _analyze_in_memory,
     "write parquet": _write_parquet,
     "analyze parquet": _analyze_parquet,
     "analyses parquet": _analyses_parquet,
@@ -307,7 +324,7 @@ def print_table(dump: Path, results: dict[str, dict[str, Any]]) -> None:
         + (f"; load average {load:.1f} on {os.cpu_count()} cores" if load is not None else "")
     )
     print(
-        f"{'stage':<16} {'seconds':>8} {'cpu s':>7} {'x floor':>8} {'peak RSS MB':>12} "
+        f"{'stage':<18} {'seconds':>8} {'cpu s':>7} {'x floor':>8} {'peak RSS MB':>12} "
         f"{'M spans/s':>10}"
     )
     for stage in STAGES:
@@ -321,7 +338,7 @@ def print_table(dump: Path, results: dict[str, dict[str, Any]]) -> None:
         else:
             ratio = f"{row['seconds'] / floor:8.2f}" if floor else f"{'':>8}"
         print(
-            f"{stage:<16} {row['seconds']:8.2f} {row.get('cpu_seconds', 0.0):7.2f} {ratio} "
+            f"{stage:<18} {row['seconds']:8.2f} {row.get('cpu_seconds', 0.0):7.2f} {ratio} "
             f"{row['peak_rss_mb']:12,.0f} {rate}"
         )
     repeated = [stage for stage in STAGES if len(results.get(stage, {}).get("runs", ())) > 1]
@@ -402,7 +419,7 @@ def main() -> None:
         for stage in STAGES:
             if stage in full and stage in half:
                 ratio = full[stage]["peak_rss_mb"] / half[stage]["peak_rss_mb"]
-                print(f"  {stage:<16} x{ratio:.2f}")
+                print(f"  {stage:<18} x{ratio:.2f}")
 
 
 if __name__ == "__main__":

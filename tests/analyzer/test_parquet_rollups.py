@@ -50,12 +50,12 @@ def _report(source: Path, *options: str) -> dict[str, Any]:
     return report
 
 
-def _random_spans(seed: int) -> pa.Table:
+def _random_spans(seed: int, requests: int = 12) -> pa.Table:
     """Requests whose queries run under the request span and under nested sections, in
     loops of random sizes, some overlapping, some with inline (duplicate) parameters."""
     chance = random.Random(seed)
     b = SpanBuilder()
-    for number in range(12):
+    for number in range(requests):
         route = chance.choice(["books/", "authors/", None])
         begin = number * 1_000.0
         request = b.request(

@@ -37,3 +37,7 @@ class MalformedRecordError(SpanscopeError):
 
 class UsageError(SpanscopeError):
     """An option or threshold makes no sense."""
+
+
+class SpillError(SpanscopeError):
+    """Spans of an input too large for memory could not be written to the temporary folder."""

@@ -17,13 +17,15 @@ Three ways to get there, chosen per input:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY
-from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
+from spanscope.analyzer.analyses.inputs import LoadedSpans, SpansOrPaths, read_spans
 from spanscope.analyzer.analyses.rollups import Rollups
 from spanscope.analyzer.analyses.statement_keys import StatementKeys
 from spanscope.analyzer.analyses.statements import DbSpans, db_spans
@@ -31,6 +33,9 @@ from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.errors import SpanscopeError
 from spanscope.analyzer.prepared_format import Marker, read_marker
 from spanscope.analyzer.requests import Prepared, prepare
+
+if TYPE_CHECKING:
+    from spanscope.analyzer.load import PartitionedRead
 
 _PARQUET_MAGIC = b"PAR1"
 
@@ -58,6 +63,14 @@ class AnalysisInput:
     keys: StatementKeys | None = None
 
 
+@dataclass(frozen=True)
+class SpilledInput:
+    """An input too large for memory, spilled to disk by trace: analysed a partition
+    at a time (:mod:`.partitioned`).  Close :attr:`read` when done."""
+
+    read: PartitionedRead
+
+
 def analysis_input(
     source: SpansOrPaths,
     *,
@@ -65,10 +78,12 @@ def analysis_input(
     strict: bool = False,
     group_by: str = DEFAULT_GROUP_BY,
     rollups: bool = True,
-) -> AnalysisInput | RollupInput:
+    memory_spans: int | None = None,
+) -> AnalysisInput | RollupInput | SpilledInput:
     """The prepared input of ``source``; endpoints keyed by ``group_by`` other than
     route need the URL columns in the span view even when no analysis would otherwise
-    read them; ``rollups=False`` never answers with a file's rollups."""
+    read them; ``rollups=False`` never answers with a file's rollups.  Dumps of more
+    than ``memory_spans`` spans are spilled (None: always read into memory)."""
     http_columns = group_by != DEFAULT_GROUP_BY
     found = prepared_file(source, input_format)
     if found is not None and rollups and not found[1].http_spans:
@@ -98,7 +113,19 @@ def analysis_input(
             diagnostics=read.diagnostics,
             keys=read.keys,
         )
-    loaded = read_spans(source, input_format=input_format, strict=strict, columns="analysis")
+    if memory_spans is not None and not isinstance(source, pa.Table):
+        # Imported here so that analyses on an in-memory table never pay for the readers.
+        from spanscope.analyzer.load import read_partitioned
+
+        partitioned = read_partitioned(
+            _path_list(source), input_format=input_format, strict=strict, memory_spans=memory_spans
+        )
+        if partitioned.whole is None:
+            return SpilledInput(partitioned)
+        whole = partitioned.whole
+        loaded = LoadedSpans(whole.table, whole.files, whole.diagnostics, whole.parent)
+    else:
+        loaded = read_spans(source, input_format=input_format, strict=strict, columns="analysis")
     spans = loaded.table
     # Counting distinct trace ids (~0.1 s per 1.6 M spans, a hash of every id in Arrow,
     # which releases the GIL) runs on the other core while the tree is prepared.
@@ -116,6 +143,11 @@ def analysis_input(
         )
 
 
+def _path_list(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
+    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    return [os.fspath(item) for item in items]
+
+
 def _distinct_traces(spans: pa.Table) -> int:
     return int(pc.count_distinct(spans.column("TraceId")).as_py()) if spans.num_rows else 0
 
@@ -128,9 +160,8 @@ def prepared_file(source: SpansOrPaths, input_format: str | None) -> tuple[str, 
         return None
     from spanscope.analyzer import paths as input_paths
 
-    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     try:
-        files = input_paths.expand([os.fspath(item) for item in items])
+        files = input_paths.expand(_path_list(source))
         if len(files) != 1:
             return None
         with open(files[0].path, "rb") as handle:

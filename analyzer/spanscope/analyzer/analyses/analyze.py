@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from spanscope.analyzer.analyses.analysis_input import AnalysisInput, RollupInput, analysis_input
+from spanscope.analyzer.analyses.analysis_input import (
+    AnalysisInput,
+    RollupInput,
+    SpilledInput,
+    analysis_input,
+)
 from spanscope.analyzer.analyses.breakdown import breakdown_from
 from spanscope.analyzer.analyses.duplicates import duplicates_from
 from spanscope.analyzer.analyses.endpoints import DEFAULT_APDEX_MS, check_apdex_ms, endpoints_from
@@ -21,6 +26,11 @@ from spanscope.analyzer.analyses.nplusone import (
     n_plus_one_from,
 )
 from spanscope.analyzer.analyses.nplusone_http import n_plus_one_http_from
+from spanscope.analyzer.analyses.partitioned import (
+    DEFAULT_MEMORY_SPANS,
+    check_memory_spans,
+    partitioned_results,
+)
 from spanscope.analyzer.analyses.rollup_report import Results, rollup_results
 from spanscope.analyzer.analyses.slow_queries import slow_queries_from
 from spanscope.analyzer.analyses.threads import analysis_pool
@@ -40,13 +50,18 @@ def analyze(
     strict: bool = False,
     group_by: str = DEFAULT_GROUP_BY,
     apdex_ms: float = DEFAULT_APDEX_MS,
+    memory_spans: int | None = DEFAULT_MEMORY_SPANS,
 ) -> AnalysisReport:
     """Input statistics, endpoints, breakdown and findings of a span table or of dump files.
 
     ``group_by`` keys requests into endpoints (``route``, ``url`` or ``name``, see
     :mod:`spanscope.analyzer.analyses.grouping`); ``apdex_ms`` is the Apdex target T.
+    Dumps of more than ``memory_spans`` spans are analysed that many spans at a time
+    (:mod:`.partitioned`; None: all at once, in memory).
     """
     check_min_repeats(min_repeats)
+    if memory_spans is not None:
+        check_memory_spans(memory_spans)
     check_group_by(group_by)
     check_apdex_ms(apdex_ms)
     # Every analysis path queries DuckDB at the end: import it and open its database
@@ -59,28 +74,43 @@ def analyze(
         input_format=input_format,
         strict=strict,
         group_by=group_by,
+        memory_spans=memory_spans,
     )
-    if isinstance(loaded, RollupInput):
-        results = rollup_results(
-            loaded.rollups, min_repeats=min_repeats, group_by=group_by, apdex_ms=apdex_ms
+    if isinstance(loaded, SpilledInput):
+        try:
+            spilled = partitioned_results(
+                loaded.read,
+                memory_spans=memory_spans or DEFAULT_MEMORY_SPANS,
+                min_repeats=min_repeats,
+                group_by=group_by,
+                apdex_ms=apdex_ms,
+            )
+        finally:
+            loaded.read.close()
+        results, diagnostics = spilled.results, loaded.read.diagnostics
+        stats = InputStats(
+            len(loaded.read.files), spilled.spans, spilled.traces, diagnostics.skipped_records
         )
     else:
-        # Rebound, not copied: the span ids go once the input no longer holds them.
-        loaded = dataclasses.replace(loaded, prepared=without_span_ids(loaded.prepared))
-        results = _span_results(loaded, min_repeats, group_by, apdex_ms)
-    stats = InputStats(
-        files=len(loaded.files),
-        spans=loaded.spans,
-        traces=loaded.traces,
-        skipped_records=loaded.diagnostics.skipped_records,
-    )
+        if isinstance(loaded, RollupInput):
+            results = rollup_results(
+                loaded.rollups, min_repeats=min_repeats, group_by=group_by, apdex_ms=apdex_ms
+            )
+        else:
+            # Rebound, not copied: the span ids go once the input no longer holds them.
+            loaded = dataclasses.replace(loaded, prepared=without_span_ids(loaded.prepared))
+            results = _span_results(loaded, min_repeats, group_by, apdex_ms)
+        diagnostics = loaded.diagnostics
+        stats = InputStats(
+            len(loaded.files), loaded.spans, loaded.traces, diagnostics.skipped_records
+        )
     return AnalysisReport(
         spanscope_version=spanscope_version(),
         input=stats,
         endpoints=results.endpoints,
         n_plus_one=results.n_plus_one,
         min_repeats=min_repeats,
-        diagnostics=loaded.diagnostics,
+        diagnostics=diagnostics,
         breakdown=results.breakdown,
         duplicates=results.duplicates,
         slow_queries=results.slow_queries,

@@ -31,6 +31,7 @@ and query value that is a number, a UUID or a hex string of 8+ digits with ``{id
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
@@ -119,15 +120,32 @@ def _call_rows(prepared: Prepared) -> Int64s:
     return rows
 
 
+@dataclass(frozen=True)
+class HttpGroups:
+    """The HTTP N+1 groups of some requests, before they are merged into findings."""
+
+    groups: pa.Table  # gid, level, request_id, method, url, parent_name, n, wasted_ns
+    spread: pa.Table  # gid, parent_name: one row per request-level member
+
+
 def n_plus_one_http_from(
     prepared: Prepared, min_repeats: int = DEFAULT_MIN_REPEATS
 ) -> list[HttpNPlusOneFinding]:
     """HTTP N+1 findings of a prepared span set, by wasted time (see the module docstring)."""
     check_min_repeats(min_repeats)
+    found = http_groups(prepared, min_repeats)
+    if found is None:
+        return []
+    return http_findings(found, prepared.requests)
+
+
+def http_groups(prepared: Prepared, min_repeats: int) -> HttpGroups | None:
+    """The HTTP N+1 groups of ``prepared`` (None: there are none), request ids those of
+    its request table."""
     tree = prepared.tree
     rows = _call_rows(prepared)
     if not rows.size:
-        return []
+        return None
     # The regexes run once per distinct URL: a loop calls the same few URLs (or
     # the same id space) many times over.
     encoded = pc.dictionary_encode(_urls(prepared, rows))
@@ -146,7 +164,7 @@ def n_plus_one_http_from(
         min_repeats,
     )
     if not members.size:
-        return []
+        return None
     member_rows = rows[members]
     names = tree.view.column("SpanName")
     summary = group_summary(gid, tree.start[member_rows], tree.end[member_rows])
@@ -167,19 +185,23 @@ def n_plus_one_http_from(
             "wasted_ns": summary.wasted_ns,
         }
     )
+    spread_table = table_of(
+        {"gid": gid[spread], "parent_name": names.take(tree.parent[member_rows[spread]])}
+    )
+    return HttpGroups(groups, spread_table)
+
+
+def http_findings(found: HttpGroups, requests: pa.Table) -> list[HttpNPlusOneFinding]:
+    """The findings of ``found``, whose request ids are rows of ``requests`` (a request
+    table: ``request_id``, ``endpoint``, ``TraceId``), by wasted time."""
     tables = {
-        "groups": groups,
-        "spread": table_of(
-            {
-                "gid": gid[spread],
-                "parent_name": names.take(tree.parent[member_rows[spread]]),
-            }
-        ),
-        "requests": prepared.requests.select(["request_id", "endpoint", "TraceId"]),
+        "groups": found.groups,
+        "spread": found.spread,
+        "requests": requests.select(["request_id", "endpoint", "TraceId"]),
     }
     with connect(tables) as con:
-        found = con.sql(_FINDINGS_SQL).to_arrow_table().to_pylist()
-    return [HttpNPlusOneFinding(**row) for row in found]
+        rows = con.sql(_FINDINGS_SQL).to_arrow_table().to_pylist()
+    return [HttpNPlusOneFinding(**row) for row in rows]
 
 
 def n_plus_one_http(

@@ -22,12 +22,12 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 from spanscope.analyzer.analyses.duplicates import DuplicateGroups, duplicate_groups
-from spanscope.analyzer.analyses.grouping import GROUP_BY_CHOICES, regroup
+from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY, GROUP_BY_CHOICES, regroup
 from spanscope.analyzer.analyses.nplusone_rollup import NPlusOneRollup, n_plus_one_rollup
 from spanscope.analyzer.analyses.slow_queries import StatementTimes, statement_times
 from spanscope.analyzer.analyses.statement_keys import StatementKeys, StatementSites
 from spanscope.analyzer.analyses.statements import DbSpans
-from spanscope.analyzer.engine import to_numpy
+from spanscope.analyzer.engine import Int64s, to_numpy
 from spanscope.analyzer.requests import CHILD_LAYERS, Prepared
 
 #: The request table's ``endpoint`` keyed each way ``--group-by`` allows, stored as
@@ -125,19 +125,28 @@ def _servers_only(prepared: Prepared) -> Prepared:
 
 
 def build_rollups(
-    prepared: Prepared, statements: DbSpans, keys: StatementKeys, sites: StatementSites
+    prepared: Prepared,
+    statements: DbSpans,
+    keys: StatementKeys,
+    sites: StatementSites,
+    *,
+    times: StatementTimes | None = None,
+    groupings: tuple[str, ...] = GROUP_BY_CHOICES,
 ) -> Rollups:
     """The rollups of a prepared span table (its ``statements``, their group ``keys`` and
-    ``sites``)."""
+    ``sites``); ``times``, when given, stands for the statement times of these spans
+    (:func:`statement_spans` of them, summarized with others).  The requests' endpoints
+    are keyed each of the ``groupings`` ways (a stored file keeps them all)."""
     tree = prepared.tree
     requests = prepared.requests.select(list(REQUEST_COLUMNS))
-    servers = _servers_only(prepared)
-    for name in GROUP_BY_CHOICES:
+    # The request table is keyed by route already; the others need the Server spans.
+    servers = _servers_only(prepared) if set(groupings) - {DEFAULT_GROUP_BY} else prepared
+    for name in groupings:
         endpoint = regroup(servers, name).requests.column("endpoint")
         requests = requests.append_column(ENDPOINT_PREFIX + name, endpoint)
-    duration = to_numpy(tree.view.column("Duration"), np.int64)[statements.rows]
-    request = tree.request[statements.rows]
-    times = statement_times(statements.template, request, duration, keys.request_template)
+    if times is None:
+        request, duration = statement_spans(prepared, statements)
+        times = statement_times(statements.template, request, duration, keys.request_template)
     return Rollups(
         requests=requests,
         templates=statements.template_table(),
@@ -146,3 +155,10 @@ def build_rollups(
         n_plus_one=n_plus_one_rollup(tree, statements, keys, sites),
         duplicates=duplicate_groups(tree, statements, keys, sites),
     )
+
+
+def statement_spans(prepared: Prepared, statements: DbSpans) -> tuple[Int64s, Int64s]:
+    """The request and the duration (ns) of each statement span."""
+    tree = prepared.tree
+    duration: Int64s = to_numpy(tree.view.column("Duration"), np.int64)[statements.rows]
+    return tree.request[statements.rows], duration

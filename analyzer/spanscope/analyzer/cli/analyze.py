@@ -7,6 +7,7 @@ import sys
 
 import click
 from spanscope.analyzer.analyses.analyze import analyze
+from spanscope.analyzer.analyses.partitioned import DEFAULT_MEMORY_SPANS, MIN_MEMORY_SPANS
 from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
 from spanscope.analyzer.cli.options import (
     apdex_option,
@@ -33,6 +34,15 @@ from spanscope.analyzer.render import RENDERERS, get_renderer, renderer_name_for
 @apdex_option()
 @config_option("TOML file with a [tool.spanscope] table [default: the nearest pyproject.toml].")
 @input_options()
+@click.option(
+    "--memory-spans",
+    type=click.IntRange(min=MIN_MEMORY_SPANS),
+    default=DEFAULT_MEMORY_SPANS,
+    show_default=True,
+    metavar="N",
+    help="Dumps of more spans than this are spilled by trace to the temporary folder "
+    "($TMPDIR) and analysed N spans at a time: memory stays flat as dumps grow.",
+)
 def analyze_command(
     paths: tuple[str, ...],
     output_format: str | None,
@@ -43,6 +53,7 @@ def analyze_command(
     config_path: str | None,
     input_format: str | None,
     strict: bool,
+    memory_spans: int,
 ) -> None:
     """Rank endpoints and find N+1 queries in trace dumps (files, folders, globs).
 
@@ -55,6 +66,7 @@ def analyze_command(
         list(paths),
         input_format=input_format,
         strict=strict,
+        memory_spans=memory_spans,
         **config.analysis_options(min_repeats, group_by, apdex_ms),
     )
     print_diagnostics(report.diagnostics)

@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as _compute
 from spanscope.analyzer.diagnostics import Diagnostics
-from spanscope.analyzer.engine import parent_rows, value_codes
+from spanscope.analyzer.engine import parent_rows, table_of, value_codes
 from spanscope.analyzer.errors import UnreadableInputError
 
 # The stubs' overloads reject valid broadcasting calls such as `equal(array, "x")`.
@@ -52,6 +52,76 @@ class CheckedTree:
     parent: npt.NDArray[np.int64]
 
 
+@dataclass
+class _Found:
+    count: int
+    where: str
+    example: tuple[str, str]  # (TraceId, SpanId)
+
+
+#: Per kind: what the spans do, what spanscope did, and the hint.
+_NOTES: Final = {
+    "self-parent": ("name themselves as their parent", "made roots", _CYCLE_HINT),
+    "parent-cycle": (
+        "are their own ancestor through a loop of parent ids",
+        "made roots",
+        _CYCLE_HINT,
+    ),
+    "orphan-span": (
+        "whose parent is not in the input",
+        "kept, each heads its own subtree",
+        "include every file of the run (rotated files too), or ignore this if spans "
+        "were sampled or lost",
+    ),
+    "child-outside-parent": (
+        "start before or end after their parent",
+        "kept",
+        "usually clock skew between processes or work that outlives the request; "
+        "their time is clipped to the request in breakdowns",
+    ),
+}
+
+
+def _example(trace: str, span: str) -> str:
+    return f"span {span} of trace {trace}"
+
+
+class TreeNotes:
+    """Span-tree problems counted over one or more checks -- the trace partitions of
+    one input -- and noted once per kind, with the total and the first example."""
+
+    def __init__(self) -> None:
+        self._found: dict[str, _Found] = {}
+
+    def add(self, kind: str, count: int, where: str, example: tuple[str, str]) -> None:
+        """``count`` spans of ``kind``; ``example`` (TraceId, SpanId) is the smallest of
+        them, read from ``where``.  The smallest example over all checks is kept, so the
+        note does not depend on how the input was partitioned."""
+        found = self._found.get(kind)
+        if found is None:
+            self._found[kind] = _Found(count, where, example)
+            return
+        found.count += count
+        if example < found.example:
+            found.where, found.example = where, example
+
+    def extend(self, other: TreeNotes) -> None:
+        """Count ``other``'s problems here too."""
+        for kind, found in other._found.items():
+            self.add(kind, found.count, found.where, found.example)
+
+    def note(self, diagnostics: Diagnostics) -> None:
+        # In a fixed order, whatever order the checks found them in.
+        for kind, (what, done, hint) in _NOTES.items():
+            found = self._found.get(kind)
+            if found is None:
+                continue
+            trace, span = found.example
+            message = f"{found.count:,} span(s) {what}, e.g. {_example(trace, span)}; {done}"
+            diagnostics.note(found.where, 0, kind, message, hint)
+        self._found.clear()
+
+
 def check_span_tree(
     table: pa.Table,
     diagnostics: Diagnostics,
@@ -60,6 +130,7 @@ def check_span_tree(
     parent: npt.NDArray[np.int64] | None = None,
     *,
     has_parent: npt.NDArray[np.bool_] | None = None,
+    notes: TreeNotes | None = None,
 ) -> CheckedTree:
     """``table`` (unique (TraceId, SpanId)) with parent cycles broken, and its parent
     rows; problems reported.
@@ -67,53 +138,37 @@ def check_span_tree(
     ``sources[source_of_row[i]]`` names the file row ``i`` came from; ``parent``, when
     given, holds the parent rows already found (they are not looked up again), and
     ``has_parent`` which spans name a parent (read from ``ParentSpanId`` otherwise).
+    With ``notes``, problems are counted there for the caller to note once (a cycle
+    still raises at once with ``diagnostics.strict``).
     """
     if table.num_rows == 0:
         return CheckedTree(table, np.zeros(0, dtype=np.int64))
     tree = _Tree(table, parent, has_parent)
+    counted = TreeNotes() if notes is None else notes
 
-    def where(rows: npt.NDArray[np.int64]) -> str:
+    def where(row: int) -> str:
         if source_of_row is None or not len(sources):
             return "<table>"
-        return sources[int(source_of_row[rows[0]])]
+        return sources[int(source_of_row[row])]
 
-    def example(rows: npt.NDArray[np.int64]) -> str:
-        row = int(rows[0])
-        return f"span {tree.span_id(row)} of trace {tree.trace_id(row)}"
+    def found(kind: str, rows: npt.NDArray[np.int64]) -> None:
+        if len(rows):
+            row = tree.smallest(rows)
+            counted.add(kind, len(rows), where(row), (tree.trace_id(row), tree.span_id(row)))
 
     cycles = tree.break_cycles()
-    for kind, rows, what in (
-        ("self-parent", cycles[0], "name themselves as their parent"),
-        ("parent-cycle", cycles[1], "are their own ancestor through a loop of parent ids"),
-    ):
-        if len(rows):
-            message = f"{len(rows):,} span(s) {what}, e.g. {example(rows)}; made roots"
-            if diagnostics.strict:
-                raise UnreadableInputError(f"{where(rows)}: {message}", _CYCLE_HINT)
-            diagnostics.note(where(rows), 0, kind, message, _CYCLE_HINT)
-
-    orphans = tree.orphans()
-    if len(orphans):
-        diagnostics.note(
-            where(orphans),
-            0,
-            "orphan-span",
-            f"{len(orphans):,} span(s) whose parent is not in the input, e.g. "
-            f"{example(orphans)}; kept, each heads its own subtree",
-            "include every file of the run (rotated files too), or ignore this if spans "
-            "were sampled or lost",
-        )
-    outside = tree.outside_parent()
-    if len(outside):
-        diagnostics.note(
-            where(outside),
-            0,
-            "child-outside-parent",
-            f"{len(outside):,} span(s) start before or end after their parent, e.g. "
-            f"{example(outside)}; kept",
-            "usually clock skew between processes or work that outlives the request; "
-            "their time is clipped to the request in breakdowns",
-        )
+    for kind, rows in (("self-parent", cycles[0]), ("parent-cycle", cycles[1])):
+        if len(rows) and diagnostics.strict:
+            what, done, hint = _NOTES[kind]
+            row = tree.smallest(rows)
+            example = _example(tree.trace_id(row), tree.span_id(row))
+            message = f"{len(rows):,} span(s) {what}, e.g. {example}; {done}"
+            raise UnreadableInputError(f"{where(row)}: {message}", hint)
+        found(kind, rows)
+    found("orphan-span", tree.orphans())
+    found("child-outside-parent", tree.outside_parent())
+    if notes is None:
+        counted.note(diagnostics)
     if not (len(cycles[0]) or len(cycles[1])):
         return CheckedTree(table, tree.parent)
     index = table.schema.get_field_index("ParentSpanId")
@@ -159,6 +214,14 @@ class _Tree:
             self.made_root[root] = True
             looped.append(root)
         return self_parent.astype(np.int64), np.array(sorted(looped), dtype=np.int64)
+
+    def smallest(self, rows: npt.NDArray[np.int64]) -> int:
+        """The row among ``rows`` with the smallest (TraceId, SpanId): an example that
+        does not depend on the order the spans were read in."""
+        picked: Any = pa.array(rows)  # the stubs type it as booleans
+        ids = table_of({"t": self.trace_ids.take(picked), "s": self.span_ids.take(picked)})
+        order = pc.sort_indices(ids, sort_keys=[("t", "ascending"), ("s", "ascending")])
+        return int(rows[order[0].as_py()])
 
     def span_id(self, row: int) -> str:
         return str(self.span_ids[row])

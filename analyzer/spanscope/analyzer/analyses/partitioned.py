@@ -1,0 +1,145 @@
+"""``analyze`` on an input larger than memory: a partition of whole traces at a time.
+
+When the analysis columns of an input pass ``memory_spans`` spans, reading spills
+them to disk by trace (:func:`spanscope.analyzer.load.read_partitioned`).  Each
+partition of ~``memory_spans`` spans is then deduplicated, checked and prepared as a
+whole input would be, and reduced to its rollups -- the very tables ``spanscope
+convert`` stores (:func:`~.rollups.build_rollups`), a row per request, per statement
+template and per group -- plus its HTTP N+1 groups.  The partition's spans are then
+dropped.  The rollups of all partitions are merged (:mod:`.rollup_merge`) and the
+report computed from them as from a prepared file's (:mod:`.rollup_report`).
+
+So the memory held is one partition's analysis plus the rollups, which take ~1/10
+of what the spans do: the peak grows far slower than the input.  Every result is the
+one the whole input gives in memory (tested): all the analyses are per trace, and
+findings are ordered by content, not by the order requests were read in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from spanscope.analyzer.analyses.nplusone_http import HttpGroups, http_findings, http_groups
+from spanscope.analyzer.analyses.rollup_merge import NO_TIMES, RollupMerger
+from spanscope.analyzer.analyses.rollup_report import Results, rollup_results
+from spanscope.analyzer.analyses.rollups import Rollups, build_rollups, statement_spans
+from spanscope.analyzer.analyses.statement_keys import statement_keys, statement_sites
+from spanscope.analyzer.analyses.statements import db_spans
+from spanscope.analyzer.analyses.threads import ANALYSIS_THREADS, analysis_pool
+from spanscope.analyzer.engine import Int64s
+from spanscope.analyzer.errors import UsageError
+from spanscope.analyzer.load import PartitionedRead
+from spanscope.analyzer.readers.span_tree import TreeNotes
+from spanscope.analyzer.requests import prepare
+
+#: Inputs up to this many spans are analysed in memory; larger ones a partition of
+#: about this many spans at a time.  ~250 MB of peak memory per million.
+DEFAULT_MEMORY_SPANS: Final = 400_000
+
+
+#: Fewer spans than this per partition would spend more on per-partition work than
+#: the memory saved is worth.
+MIN_MEMORY_SPANS: Final = 100
+
+
+def check_memory_spans(memory_spans: int) -> int:
+    if memory_spans < MIN_MEMORY_SPANS:
+        raise UsageError(
+            f"--memory-spans must be at least {MIN_MEMORY_SPANS:,} (got {memory_spans:,})",
+            f"pass a value of {MIN_MEMORY_SPANS:,} or more; the default is "
+            f"{DEFAULT_MEMORY_SPANS:,}",
+        )
+    return memory_spans
+
+
+@dataclass(frozen=True)
+class PartitionedResults:
+    results: Results
+    spans: int
+    traces: int
+
+
+@dataclass(frozen=True)
+class _Partition:
+    """What one partition leaves behind once its spans are dropped."""
+
+    rollups: Rollups
+    durations: tuple[Int64s, Int64s, Int64s]  # per statement span: template, request, ns
+    http: HttpGroups | None
+    spans: int
+    traces: int
+    notes: TreeNotes
+
+
+def partitioned_results(
+    read: PartitionedRead,
+    *,
+    memory_spans: int,
+    min_repeats: int,
+    group_by: str,
+    apdex_ms: float,
+) -> PartitionedResults:
+    """The analyses of a spilled input (see the module docstring)."""
+    merger = RollupMerger()
+    notes = TreeNotes()
+    spans = traces = 0
+
+    def merge(part: _Partition) -> None:
+        nonlocal spans, traces
+        merger.add(part.rollups, part.durations, part.http)
+        notes.extend(part.notes)
+        spans += part.spans
+        traces += part.traces
+
+    # Partitions are analysed side by side, one per core, each of memory_spans / cores
+    # spans: the same memory at once as one partition of memory_spans, both cores busy.
+    # They are merged in order, so ids do not depend on which thread finished first.
+    size = max(memory_spans // ANALYSIS_THREADS, 1)
+    with analysis_pool() as pool:
+        pending: deque[Future[_Partition]] = deque()
+        for buckets in read.spilled(size):
+            pending.append(pool.submit(_partition, read, buckets, min_repeats, group_by))
+            if len(pending) >= ANALYSIS_THREADS:
+                merge(pending.popleft().result())
+        while pending:
+            merge(pending.popleft().result())
+    notes.note(read.diagnostics)
+    rollups, http = merger.merged()
+    results = rollup_results(rollups, min_repeats=min_repeats, group_by=group_by, apdex_ms=apdex_ms)
+    if http is not None:
+        found = http_findings(http, rollups.requests_by(group_by))
+        results = dataclasses.replace(results, n_plus_one_http=found)
+    return PartitionedResults(results, spans, traces)
+
+
+def _partition(
+    read: PartitionedRead, buckets: tuple[int, int], min_repeats: int, group_by: str
+) -> _Partition:
+    notes = TreeNotes()
+    part = read.checked(buckets, notes)
+    prepared = prepare(part.table, part.parent)
+    statements = db_spans(prepared)
+    keys = statement_keys(prepared, statements)
+    sites = statement_sites(prepared, statements)
+    rollups = build_rollups(
+        prepared, statements, keys, sites, times=NO_TIMES, groupings=(group_by,)
+    )
+    request, duration = statement_spans(prepared, statements)
+    return _Partition(
+        rollups=rollups,
+        durations=(statements.template, request, duration),
+        http=http_groups(prepared, min_repeats),
+        spans=part.table.num_rows,
+        traces=_distinct_traces(part.table),
+        notes=notes,
+    )
+
+
+def _distinct_traces(table: pa.Table) -> int:
+    return int(pc.count_distinct(table.column("TraceId")).as_py()) if table.num_rows else 0
