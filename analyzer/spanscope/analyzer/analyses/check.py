@@ -23,6 +23,7 @@ from spanscope.analyzer.analyses.check_rules import RULES, CheckContext, Outcome
 from spanscope.analyzer.analyses.compare import Measurement, SideStats, measure
 from spanscope.analyzer.analyses.compare_stats import endpoint_samples
 from spanscope.analyzer.analyses.inputs import SpansOrPaths
+from spanscope.analyzer.analyses.partitioned import DEFAULT_MEMORY_SPANS
 from spanscope.analyzer.config import Acknowledgment, Config
 from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.errors import UsageError
@@ -117,6 +118,7 @@ def check(
     baseline: SpansOrPaths | Measurement | None = None,
     input_format: str | None = None,
     strict: bool = False,
+    memory_spans: int | None = DEFAULT_MEMORY_SPANS,
 ) -> CheckResult:
     """Apply every enabled rule of ``config.check`` (see the module docstring)."""
     if not config.check.has_rules():
@@ -131,6 +133,7 @@ def check(
         input_format=input_format,
         strict=strict,
         group_by=config.group_by,
+        memory_spans=memory_spans,
     )
     current = read(source)
     if current.requests.num_rows == 0:

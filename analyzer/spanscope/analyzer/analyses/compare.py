@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Final, Literal
 
 import pyarrow as pa
+from spanscope.analyzer.analyses.analysis_input import RollupInput, SpilledInput, analysis_input
 from spanscope.analyzer.analyses.analyze import spanscope_version
 from spanscope.analyzer.analyses.compare_stats import (
     FASTER,
@@ -36,18 +37,24 @@ from spanscope.analyzer.analyses.compare_stats import (
     relative_change_pct,
     summarize,
 )
-from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY, regroup
-from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
+from spanscope.analyzer.analyses.endpoints import DEFAULT_APDEX_MS
+from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY, check_group_by, regroup
+from spanscope.analyzer.analyses.inputs import SpansOrPaths
 from spanscope.analyzer.analyses.nplusone import (
     DEFAULT_MIN_REPEATS,
     check_min_repeats,
     n_plus_one_from,
 )
-from spanscope.analyzer.analyses.statements import db_spans
+from spanscope.analyzer.analyses.partitioned import (
+    DEFAULT_MEMORY_SPANS,
+    check_memory_spans,
+    partitioned_results,
+)
 from spanscope.analyzer.config import CompareOptions
 from spanscope.analyzer.diagnostics import Diagnostics
+from spanscope.analyzer.load import PartitionedRead
 from spanscope.analyzer.report import NPlusOneFinding
-from spanscope.analyzer.requests import prepare, public_request_table
+from spanscope.analyzer.requests import public_request_table
 
 NPlusOneStatus = Literal["resolved", "remaining", "new"]
 
@@ -72,26 +79,67 @@ def measure(
     input_format: str | None = None,
     strict: bool = False,
     group_by: str = DEFAULT_GROUP_BY,
+    memory_spans: int | None = DEFAULT_MEMORY_SPANS,
 ) -> Measurement:
     """The request table and N+1 findings of a span table or of dump files, with
     requests keyed into endpoints as ``group_by`` says (route, url or name).
 
     One finding per (endpoint, normalized statement) -- the worst -- is kept: the
     unit that compare matches and check counts, however many parent spans (or
-    nesting levels) the same statement repeated under.
+    nesting levels) the same statement repeated under.  Dumps of more than
+    ``memory_spans`` spans are measured that many spans at a time, as ``analyze``
+    analyses them (:mod:`.partitioned`; None: all at once, in memory).
     """
     if isinstance(source, Measurement):
         return source
     check_min_repeats(min_repeats)
-    loaded = read_spans(source, input_format=input_format, strict=strict)
+    check_group_by(group_by)
+    if memory_spans is not None:
+        check_memory_spans(memory_spans)
+    loaded = analysis_input(
+        source,
+        input_format=input_format,
+        strict=strict,
+        group_by=group_by,
+        rollups=False,
+        memory_spans=memory_spans,
+    )
+    if isinstance(loaded, SpilledInput):
+        return _measure_spilled(
+            loaded.read, memory_spans or DEFAULT_MEMORY_SPANS, min_repeats, group_by
+        )
+    assert not isinstance(loaded, RollupInput)  # rollups=False
     # One span tree for both: the request table and the findings.
-    prepared = regroup(prepare(loaded.table, loaded.parent), group_by)
-    findings = n_plus_one_from(prepared, db_spans(prepared), min_repeats)
+    prepared = regroup(loaded.prepared, group_by)
+    findings = n_plus_one_from(prepared, loaded.statements, min_repeats, loaded.keys)
     return Measurement(
         requests=public_request_table(prepared),
         findings=tuple(_by_key(findings).values()),
         files=tuple(loaded.files),
         diagnostics=loaded.diagnostics,
+    )
+
+
+def _measure_spilled(
+    read: PartitionedRead, memory_spans: int, min_repeats: int, group_by: str
+) -> Measurement:
+    try:
+        spilled = partitioned_results(
+            read,
+            memory_spans=memory_spans,
+            min_repeats=min_repeats,
+            group_by=group_by,
+            apdex_ms=DEFAULT_APDEX_MS,  # endpoints' Apdex is not measured
+            requests=True,
+        )
+    finally:
+        read.close()
+    assert spilled.requests is not None  # requests=True
+    return Measurement(
+        requests=spilled.requests,
+        findings=tuple(_by_key(spilled.results.n_plus_one).values()),
+        files=tuple(read.files),
+        diagnostics=read.diagnostics,
     )
 
 
@@ -268,6 +316,7 @@ def compare(
     input_format: str | None = None,
     strict: bool = False,
     group_by: str = DEFAULT_GROUP_BY,
+    memory_spans: int | None = DEFAULT_MEMORY_SPANS,
 ) -> CompareResult:
     """Compare two versions of an app endpoint by endpoint (see the module docstring)."""
     opts = options or CompareOptions()
@@ -277,6 +326,7 @@ def compare(
         input_format=input_format,
         strict=strict,
         group_by=group_by,
+        memory_spans=memory_spans,
     )
     old, new = read(before), read(after)
     return CompareResult(

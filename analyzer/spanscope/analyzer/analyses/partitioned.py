@@ -25,6 +25,7 @@ from typing import Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from spanscope.analyzer.analyses.grouping import regroup
 from spanscope.analyzer.analyses.nplusone_http import HttpGroups, http_findings, http_groups
 from spanscope.analyzer.analyses.rollup_merge import NO_TIMES, RollupMerger
 from spanscope.analyzer.analyses.rollup_report import Results, rollup_results
@@ -36,7 +37,7 @@ from spanscope.analyzer.engine import Int64s
 from spanscope.analyzer.errors import UsageError
 from spanscope.analyzer.load import PartitionedRead
 from spanscope.analyzer.readers.span_tree import TreeNotes
-from spanscope.analyzer.requests import prepare
+from spanscope.analyzer.requests import prepare, public_request_table
 
 #: Inputs up to this many spans are analysed in memory; larger ones a partition of
 #: about this many spans at a time.  ~250 MB of peak memory per million.
@@ -63,6 +64,9 @@ class PartitionedResults:
     results: Results
     spans: int
     traces: int
+    # The public request table (see spanscope.analyzer.requests), in the order a whole
+    # read gives it, when asked for.
+    requests: pa.Table | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class _Partition:
     spans: int
     traces: int
     notes: TreeNotes
+    requests: pa.Table | None
 
 
 def partitioned_results(
@@ -84,11 +89,14 @@ def partitioned_results(
     min_repeats: int,
     group_by: str,
     apdex_ms: float,
+    requests: bool = False,
 ) -> PartitionedResults:
-    """The analyses of a spilled input (see the module docstring)."""
+    """The analyses of a spilled input (see the module docstring); ``requests``: also
+    the public request table (a row per request, what ``compare`` and ``check`` test)."""
     merger = RollupMerger()
     notes = TreeNotes()
     spans = traces = 0
+    request_tables: list[pa.Table] = []
 
     def merge(part: _Partition) -> None:
         nonlocal spans, traces
@@ -96,6 +104,8 @@ def partitioned_results(
         notes.extend(part.notes)
         spans += part.spans
         traces += part.traces
+        if part.requests is not None:
+            request_tables.append(part.requests)
 
     # Partitions are analysed side by side, one per core, each of memory_spans / cores
     # spans: the same memory at once as one partition of memory_spans, both cores busy.
@@ -104,7 +114,7 @@ def partitioned_results(
     with analysis_pool() as pool:
         pending: deque[Future[_Partition]] = deque()
         for buckets in read.spilled(size):
-            pending.append(pool.submit(_partition, read, buckets, min_repeats, group_by))
+            pending.append(pool.submit(_partition, read, buckets, min_repeats, group_by, requests))
             if len(pending) >= ANALYSIS_THREADS:
                 merge(pending.popleft().result())
         while pending:
@@ -115,11 +125,23 @@ def partitioned_results(
     if http is not None:
         found = http_findings(http, rollups.requests_by(group_by))
         results = dataclasses.replace(results, n_plus_one_http=found)
-    return PartitionedResults(results, spans, traces)
+    table = _in_request_order(request_tables) if requests else None
+    return PartitionedResults(results, spans, traces, table)
+
+
+def _in_request_order(tables: list[pa.Table]) -> pa.Table:
+    """The partitions' request tables as one, in the order ``prepare`` gives a whole
+    input's requests (by start, then ids: unique, so the order is too)."""
+    table = pa.concat_tables(tables).unify_dictionaries().combine_chunks()
+    return table.sort_by([(c, "ascending") for c in ("start", "TraceId", "SpanId")])
 
 
 def _partition(
-    read: PartitionedRead, buckets: tuple[int, int], min_repeats: int, group_by: str
+    read: PartitionedRead,
+    buckets: tuple[int, int],
+    min_repeats: int,
+    group_by: str,
+    requests: bool,
 ) -> _Partition:
     notes = TreeNotes()
     part = read.checked(buckets, notes)
@@ -138,6 +160,7 @@ def _partition(
         spans=part.table.num_rows,
         traces=_distinct_traces(part.table),
         notes=notes,
+        requests=public_request_table(regroup(prepared, group_by)) if requests else None,
     )
 
 

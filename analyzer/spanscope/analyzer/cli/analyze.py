@@ -7,7 +7,6 @@ import sys
 
 import click
 from spanscope.analyzer.analyses.analyze import analyze
-from spanscope.analyzer.analyses.partitioned import DEFAULT_MEMORY_SPANS, MIN_MEMORY_SPANS
 from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
 from spanscope.analyzer.cli.options import (
     apdex_option,
@@ -15,6 +14,7 @@ from spanscope.analyzer.cli.options import (
     format_option,
     group_by_option,
     input_options,
+    memory_spans_option,
     min_repeats_option,
     output_option,
 )
@@ -34,15 +34,7 @@ from spanscope.analyzer.render import RENDERERS, get_renderer, renderer_name_for
 @apdex_option()
 @config_option("TOML file with a [tool.spanscope] table [default: the nearest pyproject.toml].")
 @input_options()
-@click.option(
-    "--memory-spans",
-    type=click.IntRange(min=MIN_MEMORY_SPANS),
-    default=DEFAULT_MEMORY_SPANS,
-    show_default=True,
-    metavar="N",
-    help="Dumps of more spans than this are spilled by trace to the temporary folder "
-    "($TMPDIR) and analysed N spans at a time: memory stays flat as dumps grow.",
-)
+@memory_spans_option()
 def analyze_command(
     paths: tuple[str, ...],
     output_format: str | None,

@@ -17,6 +17,7 @@ from spanscope.analyzer.cli.options import (
     config_option,
     format_option,
     input_options,
+    memory_spans_option,
     output_option,
 )
 from spanscope.analyzer.config import load_config
@@ -44,6 +45,7 @@ from spanscope.analyzer.render.check_sarif import CheckSarifRenderer
     help="Make SARIF paths relative to DIR [default: the configuration file's folder].",
 )
 @input_options()
+@memory_spans_option()
 @click.pass_context
 def check_command(
     ctx: click.Context,
@@ -55,6 +57,7 @@ def check_command(
     source_root: str | None,
     input_format: str | None,
     strict: bool,
+    memory_spans: int,
 ) -> None:
     """Fail a CI build when trace dumps break the budgets in [tool.spanscope.check].
 
@@ -70,6 +73,7 @@ def check_command(
         baseline=list(baseline) or None,
         input_format=input_format,
         strict=strict,
+        memory_spans=memory_spans,
     )
     for diagnostics in result.diagnostics:
         print_diagnostics(diagnostics)

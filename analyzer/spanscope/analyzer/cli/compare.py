@@ -9,12 +9,14 @@ from typing import cast
 import click
 from spanscope.analyzer.analyses.compare import Measurement, compare, measure
 from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY
+from spanscope.analyzer.analyses.partitioned import DEFAULT_MEMORY_SPANS
 from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
 from spanscope.analyzer.cli.options import (
     config_option,
     format_option,
     group_by_option,
     input_options,
+    memory_spans_option,
     min_repeats_option,
     output_option,
 )
@@ -76,6 +78,7 @@ def split_sides(
 @group_by_option()
 @config_option()
 @input_options()
+@memory_spans_option()
 def compare_command(
     paths: tuple[str, ...],
     before: tuple[str, ...],
@@ -90,6 +93,7 @@ def compare_command(
     config_path: str | None,
     input_format: str | None,
     strict: bool,
+    memory_spans: int,
 ) -> None:
     """Compare two versions of an app: BEFORE and AFTER are dumps (files, folders, globs).
 
@@ -114,6 +118,7 @@ def compare_command(
             input_format=input_format,
             strict=strict,
             group_by=group_by or config.group_by,
+            memory_spans=memory_spans,
         )
         for label, side in (("BEFORE", old), ("AFTER", new))
     ]
@@ -129,6 +134,7 @@ def measure_side(
     input_format: str | None,
     strict: bool,
     group_by: str = DEFAULT_GROUP_BY,
+    memory_spans: int | None = DEFAULT_MEMORY_SPANS,
 ) -> Measurement:
     """Read one side, print its diagnostics, and refuse a side without a single request."""
     measurement = measure(
@@ -137,6 +143,7 @@ def measure_side(
         input_format=input_format,
         strict=strict,
         group_by=group_by,
+        memory_spans=memory_spans,
     )
     print_diagnostics(measurement.diagnostics)
     if measurement.requests.num_rows == 0:

@@ -14,6 +14,7 @@ from typing import Any, Final, TypeVar
 
 import click
 from spanscope.analyzer.analyses.grouping import GROUP_BY_CHOICES
+from spanscope.analyzer.analyses.partitioned import DEFAULT_MEMORY_SPANS, MIN_MEMORY_SPANS
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
@@ -119,4 +120,18 @@ def apdex_option() -> Callable[[_Command], _Command]:
         default=None,
         help="Apdex target T in ms: satisfied <= T < tolerating <= 4T, errors frustrated "
         "[default: apdex_ms from [tool.spanscope], else 500].",
+    )
+
+
+def memory_spans_option() -> Callable[[_Command], _Command]:
+    """``--memory-spans``: beyond this many spans a dump is spilled by trace and taken a
+    partition at a time (the commands built on whole-trace rollups: analyze, compare, check)."""
+    return click.option(
+        "--memory-spans",
+        type=click.IntRange(min=MIN_MEMORY_SPANS),
+        default=DEFAULT_MEMORY_SPANS,
+        show_default=True,
+        metavar="N",
+        help="Dumps of more spans than this are spilled by trace to the temporary folder "
+        "($TMPDIR) and analysed N spans at a time: memory stays flat as dumps grow.",
     )

@@ -1,0 +1,160 @@
+"""``compare`` and ``check`` measure a dump of more than ``memory_spans`` spans a
+partition of whole traces at a time, as ``analyze`` does -- and measure exactly what
+the whole dump gives in memory: the same request table, row for row, and the same
+N+1 findings."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from compare_workloads import add_books_n_plus_one, add_books_select_related
+from spanbuilder import SpanBuilder
+from spanscope.analyzer.analyses.compare import Measurement, compare, measure
+from spanscope.analyzer.cli import cli
+from test_analyze_partitioned import SMALL, assert_same_report, partition_sizes, random_dump
+from test_check_cli import BUDGETS, make_repo
+from test_parquet_prepared import _mixed_dump
+from test_parquet_rollups import RANDOM_OPTIONS
+
+__all__ = ["partition_sizes", "random_dump"]  # fixtures, used by name
+
+
+def assert_same_requests(found: pa.Table, expected: pa.Table) -> None:
+    """Same columns, same rows in the same order; sums of floats to 1e-9."""
+    assert found.column_names == expected.column_names
+    assert found.num_rows == expected.num_rows
+    for name in expected.column_names:
+        left, right = found.column(name).to_pylist(), expected.column(name).to_pylist()
+        if pa.types.is_floating(expected.schema.field(name).type):
+            assert all(
+                (a is None and b is None) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+                for a, b in zip(left, right, strict=True)
+            ), name
+        else:
+            assert left == right, name
+
+
+def assert_same_measurement(found: Measurement, expected: Measurement) -> None:
+    assert_same_requests(found.requests, expected.requests)
+    assert_same_report(
+        [finding.to_dict() for finding in found.findings],
+        [finding.to_dict() for finding in expected.findings],
+        "findings",
+    )
+    assert found.files == expected.files
+    assert found.diagnostics.problems == expected.diagnostics.problems
+
+
+@pytest.mark.parametrize(("min_repeats", "group_by"), RANDOM_OPTIONS, ids=lambda value: str(value))
+def test_a_spilled_dump_measures_the_requests_and_findings_of_the_whole(
+    random_dump: Path, partition_sizes: list[int], min_repeats: int, group_by: str
+) -> None:
+    options: dict[str, Any] = {"min_repeats": min_repeats, "group_by": group_by}
+    whole = measure(random_dump, memory_spans=None, **options)
+    assert not partition_sizes
+    found = measure(random_dump, memory_spans=SMALL, **options)
+    assert len(partition_sizes) > 10
+    assert max(partition_sizes) <= SMALL
+    assert whole.requests.num_rows == 200 and whole.findings
+    assert_same_measurement(found, whole)
+
+
+def test_a_spilled_dump_keeps_orphans_404s_errors_and_their_notes(
+    tmp_path: Path, partition_sizes: list[int]
+) -> None:
+    dump = _mixed_dump(tmp_path / "mixed.jsonl", http=True)
+    whole = measure(dump, memory_spans=None)
+    found = measure(dump, memory_spans=100)
+    assert len(partition_sizes) > 1
+    assert whole.diagnostics.problems
+    assert pa.compute.any(whole.requests.column("error")).as_py()
+    assert_same_measurement(found, whole)
+
+
+def test_requests_come_back_ordered_by_start_then_trace_id(
+    tmp_path: Path, partition_sizes: list[int]
+) -> None:
+    # Trace ids are made in order; start times run the other way, in pairs that start
+    # together: both keys of the order decide somewhere.
+    builder = SpanBuilder()
+    for number in range(120):
+        request = builder.request("GET", "books/", start_ms=1e6 - (number // 2) * 10, duration_ms=5)
+        builder.query(request, "SELECT 1", start_ms=1e6 - (number // 2) * 10 + 1, duration_ms=1)
+    pq.write_table(builder.table(), tmp_path / "ordered.parquet")
+    whole = measure(tmp_path / "ordered.parquet", memory_spans=None)
+    found = measure(tmp_path / "ordered.parquet", memory_spans=100)
+    assert len(partition_sizes) > 2
+    starts = whole.requests.column("start").to_pylist()
+    assert starts == sorted(starts) and len(set(starts)) == 60
+    assert_same_requests(found.requests, whole.requests)
+
+
+def _books(path: Path, *, fixed: bool, seed: int) -> Path:
+    """The books demo's list view, N+1 or fixed, 12 requests of 40 books."""
+    builder = SpanBuilder()
+    rng = np.random.default_rng(seed)
+    if fixed:
+        add_books_select_related(builder, count=12, rng=rng)
+    else:
+        add_books_n_plus_one(builder, count=12, books=40, query_ms=2, rng=rng)
+    pq.write_table(builder.table(), path)
+    return path
+
+
+def test_compare_of_spilled_dumps_gives_the_verdicts_of_the_whole(
+    tmp_path: Path, partition_sizes: list[int]
+) -> None:
+    before = _books(tmp_path / "before.parquet", fixed=False, seed=1)
+    after = _books(tmp_path / "after.parquet", fixed=True, seed=2)
+    whole = compare(before, after, memory_spans=None).to_dict()
+    found = compare(before, after, memory_spans=200).to_dict()
+    assert len(partition_sizes) > 2  # the N+1 side (~1,000 spans) was spilled
+    assert [finding["status"] for finding in whole["n_plus_one"]] == ["resolved", "resolved"]
+    assert_same_report(found, whole)
+
+
+def test_check_and_compare_commands_take_memory_spans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, partition_sizes: list[int]
+) -> None:
+    monkeypatch.chdir(make_repo(tmp_path))
+    assert "max_n_plus_one = 0" in BUDGETS
+    slow = _books(tmp_path / "slow.parquet", fixed=False, seed=3)
+    fast = _books(tmp_path / "fast.parquet", fixed=True, seed=4)
+    runner = CliRunner()
+    checked = [
+        runner.invoke(cli, ["check", str(slow), "--format", "json", *extra])
+        for extra in ([], ["--memory-spans", "200"])
+    ]
+    assert partition_sizes  # the second run was spilled
+    assert [result.exit_code for result in checked] == [1, 1]  # N+1 over its budget
+    assert_same_report(
+        *(_without_version(result.stdout) for result in reversed(checked)), where="check"
+    )
+    compared = runner.invoke(
+        cli, ["compare", str(slow), str(fast), "--format", "json", "--memory-spans", "200"]
+    )
+    assert compared.exit_code == 0, compared.stderr
+    assert '"resolved"' in compared.stdout
+
+
+@pytest.mark.parametrize("command", ["check", "compare"])
+def test_memory_spans_below_the_minimum_is_a_usage_error(random_dump: Path, command: str) -> None:
+    paths = [str(random_dump)] * (2 if command == "compare" else 1)
+    result = CliRunner().invoke(cli, [command, *paths, "--memory-spans", "10"])
+    assert result.exit_code == 2
+    assert "--memory-spans" in result.stderr and "Traceback" not in result.stderr
+
+
+def _without_version(text: str) -> dict[str, Any]:
+    import json
+
+    data: dict[str, Any] = json.loads(text)
+    data.pop("spanscope_version", None)
+    return data
