@@ -2,14 +2,17 @@
 
 A run serves the same traffic whatever the endpoint does -- timed ``books/fixed/``
 requests (one query each) with a few heavy ``books/`` requests (2,001 queries each)
-in between -- so that it can be compared with a file-only run; the checks every
-such run must pass against that baseline live here too.
+in between -- and a file-only server beside it serves the same traffic in lockstep,
+request for request, so that a machine slowing down or speeding up (other work on a
+shared runner) hits both alike; the checks every such run must pass against its
+file-only twin live here too.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +40,18 @@ def rss_bytes(pid: int) -> int:
 
 
 @dataclass
+class FileOnlyTwin:
+    """The file-only server that served a run's traffic in lockstep with it."""
+
+    latencies_s: list[float]
+    rss_growth: int  # over the measured traffic
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.latencies_s)
+
+
+@dataclass
 class ExportRun:
     name: str
     latencies_s: list[float]
@@ -45,6 +60,7 @@ class ExportRun:
     stop_s: float  # from SIGTERM to the process's exit
     server_exit: ServerExit
     files: TraceFiles
+    file_only: FileOnlyTwin
 
     @property
     def median_s(self) -> float:
@@ -70,43 +86,66 @@ def exporting_env(
 
 def serve(
     name: str,
-    env: dict[str, str],
+    base_env: dict[str, str],
     workdir: Path,
     *,
+    port: int | None,
+    protocol: str = "http/protobuf",
     latency_requests: int,
     volume_requests: int,
     flood: int = 0,
 ) -> ExportRun:
     """Serve the measured traffic, then ``flood`` more ``books/`` requests, then SIGTERM.
 
-    The trace files go where ``env`` says (``workdir/traces`` by convention), the
-    server's log to ``workdir/server.log``.
+    The server writes its trace files to ``workdir/traces`` and, when ``port`` is
+    given, exports over OTLP (``protocol``) to that loopback port too; its log goes to
+    ``workdir/server.log``.  A file-only twin (the same without OTLP, files and log
+    under ``workdir/file-only/``) serves every measured request next to it,
+    alternately before and after it.
     """
-    server = InstrumentedServer(env, workdir / "server.log")
-    with server:
+    server = InstrumentedServer(
+        exporting_env(base_env, workdir / "traces", port, protocol), workdir / "server.log"
+    )
+    twin = InstrumentedServer(
+        exporting_env(base_env, workdir / "file-only" / "traces", None),
+        workdir / "file-only" / "server.log",
+    )
+    with ExitStack() as running:
+        running.enter_context(server)
+        running.enter_context(twin)
         responses = [get(server.base_url, "books/fixed/") for _ in range(WARM_UP_REQUESTS)]
-        rss_before = rss_bytes(server.pid)
-        latencies = []
+        for _ in range(WARM_UP_REQUESTS):
+            get(twin.base_url, "books/fixed/")
+        rss_before, twin_rss_before = rss_bytes(server.pid), rss_bytes(twin.pid)
+        latencies, twin_latencies = [], []
         for number in range(latency_requests):
+            if number % 2:
+                twin_latencies.append(get(twin.base_url, "books/fixed/").seconds)
             response = get(server.base_url, "books/fixed/")
+            if not number % 2:
+                twin_latencies.append(get(twin.base_url, "books/fixed/").seconds)
             latencies.append(response.seconds)
             responses.append(response)
             if number % (latency_requests // volume_requests) == 0:
                 responses.append(get(server.base_url, "books/"))
+                get(twin.base_url, "books/")
         rss_growth = rss_bytes(server.pid) - rss_before
+        twin_run = FileOnlyTwin(twin_latencies, rss_bytes(twin.pid) - twin_rss_before)
+        twin.stop()
         responses += [get(server.base_url, "books/") for _ in range(flood)]
         started = time.monotonic()
         server_exit = server.stop()
         stop_s = time.monotonic() - started
-    files = read_trace_files(Path(env["SPANSCOPE_TRACES_DIR"]))
-    return ExportRun(name, latencies, responses, rss_growth, stop_s, server_exit, files)
+    files = read_trace_files(workdir / "traces")
+    return ExportRun(name, latencies, responses, rss_growth, stop_s, server_exit, files, twin_run)
 
 
-def check_latency_within_noise(run: ExportRun, file_only: ExportRun) -> None:
-    bound = file_only.median_s * LATENCY_FACTOR + LATENCY_SLACK_S
+def check_latency_within_noise(run: ExportRun) -> None:
+    """The run's median request latency against its file-only twin's, served in lockstep."""
+    bound = run.file_only.median_s * LATENCY_FACTOR + LATENCY_SLACK_S
     assert run.median_s < bound, (
         f"median {run.median_s * 1000:.1f} ms with the collector {run.name}, "
-        f"{file_only.median_s * 1000:.1f} ms file-only"
+        f"{run.file_only.median_s * 1000:.1f} ms file-only"
     )
 
 

@@ -3,8 +3,8 @@
 The books demo runs under ``opentelemetry-instrument`` with
 ``OTEL_TRACES_EXPORTER=spanscope_file,otlp`` over OTLP/HTTP (protobuf), against
 a loopback endpoint that answers every export with 503 (retryable) or 400 (not
-retryable), or answers 200 only after 3 s. Compared with a file-only run of
-the same traffic: every request is served, latency stays within the bound of
+retryable), or answers 200 only after 3 s. Compared with a file-only twin
+serving the same traffic in lockstep: every request is served, latency stays within the bound of
 ``test_otlp_outage_latency``, and the trace files still hold every span.
 
 A collector that is down when the app starts and comes up later
@@ -121,23 +121,17 @@ class FaultRun(ExportRun):
 
 
 def serve_faulty(
-    name: str, base_env: dict[str, str], workdir: Path, port: int | None, flood: int = 0
+    name: str, base_env: dict[str, str], workdir: Path, port: int, flood: int = 0
 ) -> ExportRun:
     return serve(
         name,
-        exporting_env(base_env, workdir / "traces", port),
+        base_env,
         workdir,
+        port=port,
         latency_requests=LATENCY_REQUESTS,
         volume_requests=VOLUME_REQUESTS,
         flood=flood,
     )
-
-
-@pytest.fixture(scope="module")
-def file_only(
-    sqlite_demo_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> ExportRun:
-    return serve_faulty("file-only", sqlite_demo_env, tmp_path_factory.mktemp("file-only"), None)
 
 
 @pytest.fixture(scope="module")
@@ -175,10 +169,8 @@ def test_the_endpoint_was_really_exported_to(fault: FaultRun) -> None:
     assert fault.posts > 0, fault.server_exit.log[-3000:]
 
 
-def test_request_latency_stays_within_noise_of_the_file_only_run(
-    fault: FaultRun, file_only: ExportRun
-) -> None:
-    check_latency_within_noise(fault, file_only)
+def test_request_latency_stays_within_noise_of_the_file_only_run(fault: FaultRun) -> None:
+    check_latency_within_noise(fault)
 
 
 def test_file_exporter_still_writes_every_span(fault: FaultRun) -> None:
@@ -244,9 +236,9 @@ def test_a_slow_collector_drops_nothing_while_the_app_runs(
     assert 0 <= unsent - missing <= MAX_EXPORT_BATCH, (unsent, missing, log[-3000:])
 
 
-def test_memory_stays_bounded(fault: FaultRun, file_only: ExportRun) -> None:
+def test_memory_stays_bounded(fault: FaultRun) -> None:
     # Generous: this guards against buffering everything the endpoint refused.
-    assert fault.rss_growth < file_only.rss_growth + 40 * 1024 * 1024
+    assert fault.rss_growth < fault.file_only.rss_growth + 40 * 1024 * 1024
 
 
 # --- recovery: the collector comes up after the app ---------------------------------

@@ -23,7 +23,7 @@ from spanscope.analyzer.analyses.check_rules import RULES, CheckContext, Outcome
 from spanscope.analyzer.analyses.compare import Measurement, SideStats, measure
 from spanscope.analyzer.analyses.compare_stats import endpoint_samples
 from spanscope.analyzer.analyses.inputs import SpansOrPaths
-from spanscope.analyzer.analyses.partitioned import DEFAULT_MEMORY_SPANS
+from spanscope.analyzer.analyses.partitioned_limits import DEFAULT_MEMORY_SPANS
 from spanscope.analyzer.config import Acknowledgment, Config
 from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.errors import UsageError

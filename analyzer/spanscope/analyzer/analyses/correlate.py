@@ -42,6 +42,7 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 from spanscope.analyzer.analyses.inputs import SpansOrPaths
+from spanscope.analyzer.analyses.partitioned_limits import DEFAULT_MEMORY_SPANS
 from spanscope.analyzer.analyses.series import (
     DEFAULT_INTERVAL,
     SERIES_KINDS,
@@ -212,6 +213,7 @@ def correlate(
     min_points: int = DEFAULT_MIN_POINTS,
     input_format: str | None = None,
     strict: bool = False,
+    memory_spans: int | None = DEFAULT_MEMORY_SPANS,
 ) -> CorrelationResult:
     """Rank every series of ``source`` by its correlation with the mean response time.
 
@@ -222,7 +224,9 @@ def correlate(
     if isinstance(source, pa.Table) and is_series_table(source):
         return correlate_series(source, difference=difference, min_points=min_points)
     interval_ns = parse_interval(interval)
-    loaded = read_requests(source, input_format=input_format, strict=strict)
+    loaded = read_requests(
+        source, input_format=input_format, strict=strict, memory_spans=memory_spans
+    )
     series = series_from_requests(loaded.table, interval_ns)
     result = correlate_series(series, difference=difference, min_points=min_points)
     return replace(result, files=tuple(loaded.files), diagnostics=loaded.diagnostics)

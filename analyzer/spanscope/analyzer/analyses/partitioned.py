@@ -19,14 +19,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Final
+from typing import TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from spanscope.analyzer.analyses.grouping import regroup
 from spanscope.analyzer.analyses.nplusone_http import HttpGroups, http_findings, http_groups
+from spanscope.analyzer.analyses.partitioned_limits import (  # re-exported
+    DEFAULT_MEMORY_SPANS,
+    MIN_MEMORY_SPANS,
+    check_memory_spans,
+)
 from spanscope.analyzer.analyses.rollup_merge import NO_TIMES, RollupMerger
 from spanscope.analyzer.analyses.rollup_report import Results, rollup_results
 from spanscope.analyzer.analyses.rollups import Rollups, build_rollups, statement_spans
@@ -34,29 +40,20 @@ from spanscope.analyzer.analyses.statement_keys import statement_keys, statement
 from spanscope.analyzer.analyses.statements import db_spans
 from spanscope.analyzer.analyses.threads import ANALYSIS_THREADS, analysis_pool
 from spanscope.analyzer.engine import Int64s
-from spanscope.analyzer.errors import UsageError
 from spanscope.analyzer.load import PartitionedRead
 from spanscope.analyzer.readers.span_tree import TreeNotes
 from spanscope.analyzer.requests import prepare, public_request_table
 
-#: Inputs up to this many spans are analysed in memory; larger ones a partition of
-#: about this many spans at a time.  ~250 MB of peak memory per million.
-DEFAULT_MEMORY_SPANS: Final = 400_000
+__all__ = [
+    "DEFAULT_MEMORY_SPANS",
+    "MIN_MEMORY_SPANS",
+    "PartitionedResults",
+    "check_memory_spans",
+    "partitioned_requests",
+    "partitioned_results",
+]
 
-
-#: Fewer spans than this per partition would spend more on per-partition work than
-#: the memory saved is worth.
-MIN_MEMORY_SPANS: Final = 100
-
-
-def check_memory_spans(memory_spans: int) -> int:
-    if memory_spans < MIN_MEMORY_SPANS:
-        raise UsageError(
-            f"--memory-spans must be at least {MIN_MEMORY_SPANS:,} (got {memory_spans:,})",
-            f"pass a value of {MIN_MEMORY_SPANS:,} or more; the default is "
-            f"{DEFAULT_MEMORY_SPANS:,}",
-        )
-    return memory_spans
+_Done = TypeVar("_Done")
 
 
 @dataclass(frozen=True)
@@ -107,18 +104,10 @@ def partitioned_results(
         if part.requests is not None:
             request_tables.append(part.requests)
 
-    # Partitions are analysed side by side, one per core, each of memory_spans / cores
-    # spans: the same memory at once as one partition of memory_spans, both cores busy.
-    # They are merged in order, so ids do not depend on which thread finished first.
-    size = max(memory_spans // ANALYSIS_THREADS, 1)
-    with analysis_pool() as pool:
-        pending: deque[Future[_Partition]] = deque()
-        for buckets in read.spilled(size):
-            pending.append(pool.submit(_partition, read, buckets, min_repeats, group_by, requests))
-            if len(pending) >= ANALYSIS_THREADS:
-                merge(pending.popleft().result())
-        while pending:
-            merge(pending.popleft().result())
+    def work(buckets: tuple[int, int]) -> _Partition:
+        return _partition(read, buckets, min_repeats, group_by, requests)
+
+    _each_partition(read, memory_spans, work, merge)
     notes.note(read.diagnostics)
     rollups, http = merger.merged()
     results = rollup_results(rollups, min_repeats=min_repeats, group_by=group_by, apdex_ms=apdex_ms)
@@ -127,6 +116,47 @@ def partitioned_results(
         results = dataclasses.replace(results, n_plus_one_http=found)
     table = _in_request_order(request_tables) if requests else None
     return PartitionedResults(results, spans, traces, table)
+
+
+def partitioned_requests(read: PartitionedRead, *, memory_spans: int) -> pa.Table:
+    """The public request table of a spilled input (endpoints keyed by route), in the
+    order a whole read gives it: what ``correlate`` needs, without the analyses."""
+    notes = TreeNotes()
+    tables: list[pa.Table] = []
+
+    def work(buckets: tuple[int, int]) -> tuple[pa.Table, TreeNotes]:
+        own = TreeNotes()
+        part = read.checked(buckets, own)
+        return public_request_table(prepare(part.table, part.parent)), own
+
+    def merge(done: tuple[pa.Table, TreeNotes]) -> None:
+        tables.append(done[0])
+        notes.extend(done[1])
+
+    _each_partition(read, memory_spans, work, merge)
+    notes.note(read.diagnostics)
+    return _in_request_order(tables)
+
+
+def _each_partition(
+    read: PartitionedRead,
+    memory_spans: int,
+    work: Callable[[tuple[int, int]], _Done],
+    merge: Callable[[_Done], None],
+) -> None:
+    """``merge(work(buckets))`` for every partition of ``read``, in partition order."""
+    # Partitions are analysed side by side, one per core, each of memory_spans / cores
+    # spans: the same memory at once as one partition of memory_spans, both cores busy.
+    # They are merged in order, so ids do not depend on which thread finished first.
+    size = max(memory_spans // ANALYSIS_THREADS, 1)
+    with analysis_pool() as pool:
+        pending: deque[Future[_Done]] = deque()
+        for buckets in read.spilled(size):
+            pending.append(pool.submit(work, buckets))
+            if len(pending) >= ANALYSIS_THREADS:
+                merge(pending.popleft().result())
+        while pending:
+            merge(pending.popleft().result())
 
 
 def _in_request_order(tables: list[pa.Table]) -> pa.Table:

@@ -52,7 +52,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
+from spanscope.analyzer.analyses.inputs import SpansOrPaths
+from spanscope.analyzer.analyses.partitioned_limits import DEFAULT_MEMORY_SPANS, check_memory_spans
 from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.errors import UsageError
 
@@ -217,16 +218,41 @@ class LoadedRequests:
 
 
 def read_requests(
-    source: SpansOrPaths, *, input_format: str | None = None, strict: bool = False
+    source: SpansOrPaths,
+    *,
+    input_format: str | None = None,
+    strict: bool = False,
+    memory_spans: int | None = DEFAULT_MEMORY_SPANS,
 ) -> LoadedRequests:
-    """A request table as is; a span table or dump files turned into one."""
+    """A request table as is; a span table or dump files turned into one.  Dumps of more
+    than ``memory_spans`` spans are read a partition of whole traces at a time (see
+    :mod:`.partitioned`; None: all at once)."""
     if isinstance(source, pa.Table) and is_request_table(source):
         return LoadedRequests(source)
     # Imported here so that a request table handed in directly never pays for DuckDB.
-    from spanscope.analyzer.requests import request_table
+    from spanscope.analyzer.analyses.analysis_input import (
+        RollupInput,
+        SpilledInput,
+        analysis_input,
+    )
+    from spanscope.analyzer.analyses.partitioned import partitioned_requests
+    from spanscope.analyzer.requests import public_request_table, request_table
 
-    loaded = read_spans(source, input_format=input_format, strict=strict)
-    return LoadedRequests(request_table(loaded.table), loaded.files, loaded.diagnostics)
+    if isinstance(source, pa.Table):
+        return LoadedRequests(request_table(source))
+    if memory_spans is not None:
+        check_memory_spans(memory_spans)
+    loaded = analysis_input(
+        source, input_format=input_format, strict=strict, rollups=False, memory_spans=memory_spans
+    )
+    if isinstance(loaded, SpilledInput):
+        try:
+            table = partitioned_requests(loaded.read, memory_spans=memory_spans or 0)
+        finally:
+            loaded.read.close()
+        return LoadedRequests(table, loaded.read.files, loaded.read.diagnostics)
+    assert not isinstance(loaded, RollupInput)  # rollups=False
+    return LoadedRequests(public_request_table(loaded.prepared), loaded.files, loaded.diagnostics)
 
 
 def correlation_series(
@@ -235,11 +261,14 @@ def correlation_series(
     *,
     input_format: str | None = None,
     strict: bool = False,
+    memory_spans: int | None = DEFAULT_MEMORY_SPANS,
 ) -> pa.Table:
     """The bucketed series (see the module docstring) of a span table, a request table
     (``request_table(spans)``) or dump files, folders and globs."""
     interval_ns = parse_interval(interval)
-    loaded = read_requests(source, input_format=input_format, strict=strict)
+    loaded = read_requests(
+        source, input_format=input_format, strict=strict, memory_spans=memory_spans
+    )
     return series_from_requests(loaded.table, interval_ns)
 
 

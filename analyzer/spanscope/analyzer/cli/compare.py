@@ -9,7 +9,7 @@ from typing import cast
 import click
 from spanscope.analyzer.analyses.compare import Measurement, compare, measure
 from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY
-from spanscope.analyzer.analyses.partitioned import DEFAULT_MEMORY_SPANS
+from spanscope.analyzer.analyses.partitioned_limits import DEFAULT_MEMORY_SPANS
 from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
 from spanscope.analyzer.cli.options import (
     config_option,

@@ -10,7 +10,12 @@ import click
 from spanscope.analyzer.analyses.correlate import DEFAULT_MIN_POINTS, SMALLEST_MIN_POINTS, correlate
 from spanscope.analyzer.analyses.series import DEFAULT_INTERVAL, parse_interval
 from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
-from spanscope.analyzer.cli.options import format_option, input_options, output_option
+from spanscope.analyzer.cli.options import (
+    format_option,
+    input_options,
+    memory_spans_option,
+    output_option,
+)
 from spanscope.analyzer.render.correlate_formats import CORRELATE_FORMATS
 
 #: Rows the terminal shows when --top is not given (JSON gets every row).
@@ -49,6 +54,7 @@ TERMINAL_TOP: Final = 25
     help="Fewest (differenced) points a correlation needs.",
 )
 @input_options()
+@memory_spans_option()
 def correlate_command(
     paths: tuple[str, ...],
     interval: str,
@@ -59,6 +65,7 @@ def correlate_command(
     min_points: int,
     input_format: str | None,
     strict: bool,
+    memory_spans: int,
 ) -> None:
     """Rank each layer's time, each endpoint's time and each endpoint's throughput by
     how closely it moves with the mean response time (trace dumps: files, folders, globs).
@@ -76,6 +83,7 @@ def correlate_command(
         min_points=min_points,
         input_format=input_format,
         strict=strict,
+        memory_spans=memory_spans,
     )
     print_diagnostics(result.diagnostics)
     if top is None and renderer.name == "terminal":

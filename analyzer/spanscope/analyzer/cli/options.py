@@ -14,7 +14,7 @@ from typing import Any, Final, TypeVar
 
 import click
 from spanscope.analyzer.analyses.grouping import GROUP_BY_CHOICES
-from spanscope.analyzer.analyses.partitioned import DEFAULT_MEMORY_SPANS, MIN_MEMORY_SPANS
+from spanscope.analyzer.analyses.partitioned_limits import DEFAULT_MEMORY_SPANS, MIN_MEMORY_SPANS
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
 
@@ -125,7 +125,7 @@ def apdex_option() -> Callable[[_Command], _Command]:
 
 def memory_spans_option() -> Callable[[_Command], _Command]:
     """``--memory-spans``: beyond this many spans a dump is spilled by trace and taken a
-    partition at a time (the commands built on whole-trace rollups: analyze, compare, check)."""
+    partition at a time (analyze, compare, check, correlate)."""
     return click.option(
         "--memory-spans",
         type=click.IntRange(min=MIN_MEMORY_SPANS),

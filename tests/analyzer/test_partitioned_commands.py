@@ -1,7 +1,7 @@
-"""``compare`` and ``check`` measure a dump of more than ``memory_spans`` spans a
-partition of whole traces at a time, as ``analyze`` does -- and measure exactly what
-the whole dump gives in memory: the same request table, row for row, and the same
-N+1 findings."""
+"""``compare``, ``check`` and ``correlate`` read a dump of more than ``memory_spans``
+spans a partition of whole traces at a time, as ``analyze`` does -- and get exactly
+what the whole dump gives in memory: the same request table, row for row, and the
+same N+1 findings and correlations."""
 
 from __future__ import annotations
 
@@ -17,11 +17,14 @@ from click.testing import CliRunner
 from compare_workloads import add_books_n_plus_one, add_books_select_related
 from spanbuilder import SpanBuilder
 from spanscope.analyzer.analyses.compare import Measurement, compare, measure
+from spanscope.analyzer.analyses.correlate import correlate
+from spanscope.analyzer.analyses.series import read_requests
 from spanscope.analyzer.cli import cli
 from test_analyze_partitioned import SMALL, assert_same_report, partition_sizes, random_dump
 from test_check_cli import BUDGETS, make_repo
 from test_parquet_prepared import _mixed_dump
 from test_parquet_rollups import RANDOM_OPTIONS
+from timeseries_fixtures import Scenario, shop_traffic, write_dump
 
 __all__ = ["partition_sizes", "random_dump"]  # fixtures, used by name
 
@@ -96,6 +99,22 @@ def test_requests_come_back_ordered_by_start_then_trace_id(
     assert_same_requests(found.requests, whole.requests)
 
 
+def test_correlate_reads_the_requests_of_a_spilled_dump_as_of_the_whole(
+    tmp_path: Path, partition_sizes: list[int]
+) -> None:
+    dump = write_dump(shop_traffic(Scenario(seed=3, minutes=20)), tmp_path / "shop.parquet")
+    whole = read_requests(dump, memory_spans=None)
+    assert not partition_sizes
+    found = read_requests(dump, memory_spans=1_000)
+    assert len(partition_sizes) > 2
+    assert_same_requests(found.table, whole.table)
+    assert found.files == whole.files
+    in_memory = correlate(dump, interval="1min", memory_spans=None).to_dict()
+    spilled = correlate(dump, interval="1min", memory_spans=1_000).to_dict()
+    assert in_memory["results"] and in_memory["results"][0]["p_value"] < 0.05
+    assert_same_report(spilled, in_memory)
+
+
 def _books(path: Path, *, fixed: bool, seed: int) -> Path:
     """The books demo's list view, N+1 or fixed, 12 requests of 40 books."""
     builder = SpanBuilder()
@@ -144,7 +163,7 @@ def test_check_and_compare_commands_take_memory_spans(
     assert '"resolved"' in compared.stdout
 
 
-@pytest.mark.parametrize("command", ["check", "compare"])
+@pytest.mark.parametrize("command", ["check", "compare", "correlate"])
 def test_memory_spans_below_the_minimum_is_a_usage_error(random_dump: Path, command: str) -> None:
     paths = [str(random_dump)] * (2 if command == "compare" else 1)
     result = CliRunner().invoke(cli, [command, *paths, "--memory-spans", "10"])
