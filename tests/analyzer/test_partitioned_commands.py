@@ -1,7 +1,7 @@
-"""``compare``, ``check`` and ``correlate`` read a dump of more than ``memory_spans``
-spans a partition of whole traces at a time, as ``analyze`` does -- and get exactly
-what the whole dump gives in memory: the same request table, row for row, and the
-same N+1 findings and correlations."""
+"""``compare``, ``check``, ``correlate`` and ``explain`` read a dump of more than
+``memory_spans`` spans a partition of whole traces at a time, as ``analyze`` does --
+and get exactly what the whole dump gives in memory: the same request table, row for
+row, the same N+1 findings and correlations, the same trace explained."""
 
 from __future__ import annotations
 
@@ -18,8 +18,11 @@ from compare_workloads import add_books_n_plus_one, add_books_select_related
 from spanbuilder import SpanBuilder
 from spanscope.analyzer.analyses.compare import Measurement, compare, measure
 from spanscope.analyzer.analyses.correlate import correlate
+from spanscope.analyzer.analyses.explain import explain
 from spanscope.analyzer.analyses.series import read_requests
 from spanscope.analyzer.cli import cli
+from spanscope.analyzer.errors import UsageError
+from spanscope.analyzer.load import PartitionedRead
 from test_analyze_partitioned import SMALL, assert_same_report, partition_sizes, random_dump
 from test_check_cli import BUDGETS, make_repo
 from test_parquet_prepared import _mixed_dump
@@ -115,6 +118,88 @@ def test_correlate_reads_the_requests_of_a_spilled_dump_as_of_the_whole(
     assert_same_report(spilled, in_memory)
 
 
+@pytest.fixture
+def partitions_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The span count of every partition read back, in order."""
+    sizes: list[int] = []
+    checked = PartitionedRead.checked
+
+    def counting(self: PartitionedRead, buckets: tuple[int, int], notes: Any) -> Any:
+        result = checked(self, buckets, notes)
+        sizes.append(result.table.num_rows)
+        return result
+
+    monkeypatch.setattr(PartitionedRead, "checked", counting)
+    return sizes
+
+
+def _trace_ids(dump: Path) -> list[str]:
+    ids = pq.read_table(dump, columns=["TraceId"]).column("TraceId")
+    return sorted({str(value) for value in ids.to_pylist()})
+
+
+@pytest.mark.parametrize("which", ["slowest", "full id", "unique prefix"])
+def test_explain_finds_the_trace_of_a_spilled_dump_the_whole_gives(
+    random_dump: Path, partitions_read: list[int], which: str
+) -> None:
+    trace_id = _trace_ids(random_dump)[77]
+    trace = {"slowest": "slowest", "full id": trace_id, "unique prefix": trace_id[:-1]}[which]
+    whole = explain(random_dump, trace, memory_spans=None)
+    assert not partitions_read
+    found = explain(random_dump, trace, memory_spans=SMALL)
+    assert len(partitions_read) > 10 and max(partitions_read) <= SMALL
+    assert found.spans > 1 and (which == "slowest" or found.trace_id == trace_id)
+    assert found.to_dict() == whole.to_dict()
+
+
+@pytest.mark.parametrize("memory_spans", [None, SMALL], ids=["in memory", "spilled"])
+def test_explain_names_how_many_traces_a_short_prefix_matches(
+    random_dump: Path, memory_spans: int | None
+) -> None:
+    ids = _trace_ids(random_dump)
+    prefix = ids[0][:-2]
+    matching = sum(1 for trace_id in ids if trace_id.startswith(prefix))
+    assert matching > 1
+    with pytest.raises(UsageError, match=f"{matching} trace ids start with"):
+        explain(random_dump, prefix, memory_spans=memory_spans)
+    with pytest.raises(UsageError, match="no trace id starts with 'zz'"):
+        explain(random_dump, "zz", memory_spans=memory_spans)
+
+
+def test_the_slowest_of_equally_slow_requests_is_the_smallest_trace_id(
+    tmp_path: Path, partitions_read: list[int]
+) -> None:
+    builder = SpanBuilder()
+    for number in range(60):
+        request = builder.request("GET", "books/", start_ms=number * 10.0, duration_ms=5)
+        builder.query(request, "SELECT 1", start_ms=number * 10.0 + 1, duration_ms=1)
+    spans = builder.table()
+    durations = pa.compute.if_else(
+        pa.compute.equal(spans.column("SpanKind"), "Server"), 9_000_000, spans.column("Duration")
+    )
+    spans = spans.set_column(spans.schema.get_field_index("Duration"), "Duration", durations)
+    # Read in reverse: the first of the equally slow requests read is the last by id.
+    pq.write_table(spans.take(pa.array(range(spans.num_rows - 1, -1, -1))), tmp_path / "t.parquet")
+    smallest = min(str(value) for value in spans.column("TraceId").to_pylist())
+    for memory_spans in (None, 100):
+        found = explain(tmp_path / "t.parquet", "slowest", memory_spans=memory_spans)
+        assert found.trace_id == smallest
+    assert len(partitions_read) > 1
+
+
+def test_explain_command_reports_the_notes_of_a_spilled_dump(tmp_path: Path) -> None:
+    dump = _mixed_dump(tmp_path / "mixed.jsonl", http=True)
+    runner = CliRunner()
+    results = [
+        runner.invoke(cli, ["explain", "slowest", str(dump), "--format", "json", *extra])
+        for extra in ([], ["--memory-spans", "100"])
+    ]
+    assert [result.exit_code for result in results] == [0, 0]
+    assert results[0].stdout == results[1].stdout
+    assert "whose parent is not in the input" in results[0].stderr
+    assert results[0].stderr == results[1].stderr
+
+
 def _books(path: Path, *, fixed: bool, seed: int) -> Path:
     """The books demo's list view, N+1 or fixed, 12 requests of 40 books."""
     builder = SpanBuilder()
@@ -163,10 +248,11 @@ def test_check_and_compare_commands_take_memory_spans(
     assert '"resolved"' in compared.stdout
 
 
-@pytest.mark.parametrize("command", ["check", "compare", "correlate"])
+@pytest.mark.parametrize("command", ["check", "compare", "correlate", "explain"])
 def test_memory_spans_below_the_minimum_is_a_usage_error(random_dump: Path, command: str) -> None:
     paths = [str(random_dump)] * (2 if command == "compare" else 1)
-    result = CliRunner().invoke(cli, [command, *paths, "--memory-spans", "10"])
+    arguments = ["slowest", *paths] if command == "explain" else paths
+    result = CliRunner().invoke(cli, [command, *arguments, "--memory-spans", "10"])
     assert result.exit_code == 2
     assert "--memory-spans" in result.stderr and "Traceback" not in result.stderr
 

@@ -16,8 +16,6 @@ Three ways to get there, chosen per input:
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -25,7 +23,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY
-from spanscope.analyzer.analyses.inputs import LoadedSpans, SpansOrPaths, read_spans
+from spanscope.analyzer.analyses.inputs import LoadedSpans, SpansOrPaths, path_list, read_spans
 from spanscope.analyzer.analyses.rollups import Rollups
 from spanscope.analyzer.analyses.statement_keys import StatementKeys
 from spanscope.analyzer.analyses.statements import DbSpans, db_spans
@@ -118,7 +116,7 @@ def analysis_input(
         from spanscope.analyzer.load import read_partitioned
 
         partitioned = read_partitioned(
-            _path_list(source), input_format=input_format, strict=strict, memory_spans=memory_spans
+            path_list(source), input_format=input_format, strict=strict, memory_spans=memory_spans
         )
         if partitioned.whole is None:
             return SpilledInput(partitioned)
@@ -143,11 +141,6 @@ def analysis_input(
         )
 
 
-def _path_list(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
-    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    return [os.fspath(item) for item in items]
-
-
 def _distinct_traces(spans: pa.Table) -> int:
     return int(pc.count_distinct(spans.column("TraceId")).as_py()) if spans.num_rows else 0
 
@@ -161,7 +154,7 @@ def prepared_file(source: SpansOrPaths, input_format: str | None) -> tuple[str, 
     from spanscope.analyzer import paths as input_paths
 
     try:
-        files = input_paths.expand(_path_list(source))
+        files = input_paths.expand(path_list(source))
         if len(files) != 1:
             return None
         with open(files[0].path, "rb") as handle:

@@ -14,19 +14,23 @@ work (selecting the trace, the N+1 findings) stays columnar.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from spanscope.analyzer.analyses.inputs import SpansOrPaths, read_spans
+from spanscope.analyzer.analyses.inputs import SpansOrPaths, path_list, read_spans
 from spanscope.analyzer.analyses.nplusone import DEFAULT_MIN_REPEATS, n_plus_one
-from spanscope.analyzer.errors import UsageError
+from spanscope.analyzer.analyses.partitioned_limits import DEFAULT_MEMORY_SPANS, check_memory_spans
+from spanscope.analyzer.analyses.trace_pick import SLOWEST, resolve_trace_id, spilled_trace
+from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.report import NPlusOneFinding
 from spanscope.analyzer.sqlnorm import normalize
 
-SLOWEST: Final = "slowest"
+__all__ = ["SLOWEST", "ExplainedTrace", "TraceNode", "explain"]
+
 _NS_PER_MS: Final = 1_000_000
 
 
@@ -66,6 +70,8 @@ class ExplainedTrace:
     duration_ms: float
     roots: list[TraceNode]
     findings: list[NPlusOneFinding]
+    # What reading the input noted (skipped records, span-tree problems): not the trace's.
+    diagnostics: Diagnostics = field(default_factory=Diagnostics, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,37 +85,49 @@ class ExplainedTrace:
 
 
 def explain(
-    spans: SpansOrPaths, trace: str, *, min_repeats: int = DEFAULT_MIN_REPEATS
+    spans: SpansOrPaths,
+    trace: str,
+    *,
+    min_repeats: int = DEFAULT_MIN_REPEATS,
+    input_format: str | None = None,
+    memory_spans: int | None = DEFAULT_MEMORY_SPANS,
 ) -> ExplainedTrace:
-    """The tree of ``trace`` (a trace id, a unique prefix of one, or ``"slowest"``)."""
-    table = read_spans(spans).table
-    trace_id = _resolve_trace_id(table, trace)
-    rows = table.filter(pc.field("TraceId") == trace_id)
+    """The tree of ``trace`` (a trace id, a unique prefix of one, or ``"slowest"``).
+
+    Dumps of more than ``memory_spans`` spans are spilled by trace and searched a
+    partition at a time (:mod:`.trace_pick`; None: read whole, in memory).
+    """
+    if memory_spans is not None:
+        check_memory_spans(memory_spans)
+    rows, diagnostics = _trace_spans(spans, trace, input_format, memory_spans)
+    trace_id = str(rows.column("TraceId")[0].as_py())
     findings = [f for f in n_plus_one(rows, min_repeats) if f.example_trace_id == trace_id]
-    return _build(trace_id, rows.to_pylist(), findings, min_repeats)
+    explained = _build(trace_id, rows.to_pylist(), findings, min_repeats)
+    return dataclasses.replace(explained, diagnostics=diagnostics)
 
 
-def _resolve_trace_id(table: pa.Table, trace: str) -> str:
-    if table.num_rows == 0:
-        raise UsageError("the input holds no spans", "check the paths you passed")
-    wanted = trace.strip().lower().removeprefix("0x")
-    if wanted == SLOWEST:
-        servers = table.filter(pc.field("SpanKind") == "Server")
-        source = servers if servers.num_rows else table
-        slowest = pc.index(source.column("Duration"), pc.max(source.column("Duration")))
-        return str(source.column("TraceId")[slowest.as_py()].as_py())
-    ids = pc.unique(table.column("TraceId"))
-    matches = ids.filter(pc.starts_with(ids, wanted)).to_pylist() if wanted else []
-    if len(matches) == 1:
-        return str(matches[0])
-    if not matches:
-        raise UsageError(
-            f"no trace id starts with {trace!r}",
-            "copy an id from `spanscope analyze` (example trace) or use `slowest`",
-        )
-    raise UsageError(
-        f"{len(matches)} trace ids start with {trace!r}", "give more characters of the id"
+def _trace_spans(
+    source: SpansOrPaths, trace: str, input_format: str | None, memory_spans: int | None
+) -> tuple[pa.Table, Diagnostics]:
+    """The spans of the trace ``trace`` names, and what reading the input noted."""
+    if isinstance(source, pa.Table) or memory_spans is None:
+        loaded = read_spans(source, input_format=input_format, columns="analysis")
+        trace_id = resolve_trace_id(loaded.table, trace)
+        return loaded.table.filter(pc.field("TraceId") == trace_id), loaded.diagnostics
+    # Imported here: an in-memory table never needs the readers.
+    from spanscope.analyzer.load import read_partitioned
+
+    read = read_partitioned(
+        path_list(source), input_format=input_format, strict=False, memory_spans=memory_spans
     )
+    try:
+        if read.whole is not None:
+            table = read.whole.table
+            trace_id = resolve_trace_id(table, trace)
+            return table.filter(pc.field("TraceId") == trace_id), read.diagnostics
+        return spilled_trace(read, trace, memory_spans), read.diagnostics
+    finally:
+        read.close()
 
 
 def _build(

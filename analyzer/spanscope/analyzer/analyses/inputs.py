@@ -41,10 +41,7 @@ def read_spans(
     # Imported here so that analyses on an in-memory table never pay for the readers.
     from spanscope.analyzer.load import read
 
-    paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-    result = read(
-        [os.fspath(p) for p in paths], input_format=input_format, strict=strict, columns=columns
-    )
+    result = read(path_list(source), input_format=input_format, strict=strict, columns=columns)
     return LoadedSpans(result.table, list(result.files), result.diagnostics, result.parent)
 
 
@@ -53,3 +50,9 @@ def prepare_spans(source: SpansOrPaths) -> Prepared:
     already found reused (see :func:`spanscope.analyzer.requests.prepare`)."""
     loaded = read_spans(source)
     return prepare(loaded.table, loaded.parent)
+
+
+def path_list(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
+    """The paths of ``source`` (one path or several) as strings."""
+    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    return [os.fspath(item) for item in items]

@@ -6,11 +6,11 @@ import sys
 
 import click
 from spanscope.analyzer.analyses.explain import explain
-from spanscope.analyzer.analyses.inputs import read_spans
 from spanscope.analyzer.cli.app import cli, print_diagnostics, write_output
 from spanscope.analyzer.cli.options import (
     format_option,
     input_format_option,
+    memory_spans_option,
     min_repeats_option,
     output_option,
 )
@@ -28,6 +28,7 @@ from spanscope.analyzer.render.explain_formats import EXPLAIN_FORMATS
     "[default: min_repeats from [tool.spanscope], else 5]."
 )
 @input_format_option()
+@memory_spans_option()
 def explain_command(
     trace: str,
     paths: tuple[str, ...],
@@ -35,6 +36,7 @@ def explain_command(
     output: str | None,
     min_repeats: int | None,
     input_format: str | None,
+    memory_spans: int,
 ) -> None:
     """Print one trace as a tree: start, duration and self time of every span.
 
@@ -42,8 +44,13 @@ def explain_command(
     them), or `slowest` for the slowest request in the dumps.
     """
     renderer = EXPLAIN_FORMATS.for_output(output_format, output)
-    loaded = read_spans(list(paths), input_format=input_format)
-    print_diagnostics(loaded.diagnostics)
     repeats = min_repeats if min_repeats is not None else load_config().min_repeats
-    result = explain(loaded.table, trace, min_repeats=repeats)
+    result = explain(
+        list(paths),
+        trace,
+        min_repeats=repeats,
+        input_format=input_format,
+        memory_spans=memory_spans,
+    )
+    print_diagnostics(result.diagnostics)
     write_output(renderer, result, output, sys.stdout)
