@@ -1,11 +1,13 @@
-"""``compare``, ``check``, ``correlate`` and ``explain`` read a dump of more than
-``memory_spans`` spans a partition of whole traces at a time, as ``analyze`` does --
-and get exactly what the whole dump gives in memory: the same request table, row for
-row, the same N+1 findings and correlations, the same trace explained."""
+"""``compare``, ``check``, ``correlate``, ``explain`` and ``report`` read a dump of more
+than ``memory_spans`` spans a partition of whole traces at a time, as ``analyze``
+does -- and get exactly what the whole dump gives in memory: the same request table,
+row for row, the same N+1 findings and correlations, the same trace explained, the
+same HTML report."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +17,17 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from compare_workloads import add_books_n_plus_one, add_books_select_related
+from report_traffic import shop_spans
 from spanbuilder import SpanBuilder
 from spanscope.analyzer.analyses.compare import Measurement, compare, measure
 from spanscope.analyzer.analyses.correlate import correlate
 from spanscope.analyzer.analyses.explain import explain
 from spanscope.analyzer.analyses.series import read_requests
 from spanscope.analyzer.cli import cli
+from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.errors import UsageError
 from spanscope.analyzer.load import PartitionedRead
+from spanscope.analyzer.render.html import html_report
 from test_analyze_partitioned import SMALL, assert_same_report, partition_sizes, random_dump
 from test_check_cli import BUDGETS, make_repo
 from test_parquet_prepared import _mixed_dump
@@ -69,18 +74,6 @@ def test_a_spilled_dump_measures_the_requests_and_findings_of_the_whole(
     assert len(partition_sizes) > 10
     assert max(partition_sizes) <= SMALL
     assert whole.requests.num_rows == 200 and whole.findings
-    assert_same_measurement(found, whole)
-
-
-def test_a_spilled_dump_keeps_orphans_404s_errors_and_their_notes(
-    tmp_path: Path, partition_sizes: list[int]
-) -> None:
-    dump = _mixed_dump(tmp_path / "mixed.jsonl", http=True)
-    whole = measure(dump, memory_spans=None)
-    found = measure(dump, memory_spans=100)
-    assert len(partition_sizes) > 1
-    assert whole.diagnostics.problems
-    assert pa.compute.any(whole.requests.column("error")).as_py()
     assert_same_measurement(found, whole)
 
 
@@ -200,6 +193,63 @@ def test_explain_command_reports_the_notes_of_a_spilled_dump(tmp_path: Path) -> 
     assert results[0].stderr == results[1].stderr
 
 
+def _page(dump: Path, **options: Any) -> dict[str, Any]:
+    data = dict(html_report(dump, **options).data)
+    assert data.pop("generated_ms") > 0
+    return data
+
+
+@pytest.mark.parametrize("group_by", ["route", "url"])
+def test_the_report_of_a_spilled_dump_is_the_report_of_the_whole(
+    tmp_path: Path, partitions_read: list[int], group_by: str
+) -> None:
+    dump = tmp_path / "shop.parquet"
+    pq.write_table(shop_spans(requests=400, minutes=20, seed=5), dump)
+    whole = _page(dump, memory_spans=None, group_by=group_by)
+    assert not partitions_read
+    found = _page(dump, memory_spans=1_000, group_by=group_by)
+    first_pass = whole["input"]["spans"] // 500
+    assert len(partitions_read) > first_pass  # then the partitions with a waterfall again
+    assert whole["waterfalls"] and whole["statements"] and whole["latency"]
+    assert whole["correlation"] and whole["n_plus_one"]["findings"]
+    assert_same_report(found, whole)
+
+
+def _measured(dump: Path, memory_spans: int | None) -> tuple[Any, Diagnostics]:
+    found = measure(dump, memory_spans=memory_spans)
+    assert found.requests.num_rows and pa.compute.any(found.requests.column("error")).as_py()
+    requests = found.requests.to_pylist()
+    return {"requests": requests, "findings": [f.to_dict() for f in found.findings]}, (
+        found.diagnostics
+    )
+
+
+def _reported(dump: Path, memory_spans: int | None) -> tuple[Any, Diagnostics]:
+    found = html_report(dump, memory_spans=memory_spans)
+    assert found.data["n_plus_one_http"]["findings"] and found.data["waterfalls"]
+    return {**found.data, "generated_ms": 0}, found.diagnostics
+
+
+def _explained(dump: Path, memory_spans: int | None) -> tuple[Any, Diagnostics]:
+    found = explain(dump, "slowest", memory_spans=memory_spans)
+    return found.to_dict(), found.diagnostics
+
+
+@pytest.mark.parametrize("command", [_measured, _reported, _explained], ids=lambda f: f.__name__)
+def test_a_spilled_dump_keeps_orphans_404s_errors_http_calls_and_their_notes(
+    tmp_path: Path,
+    partitions_read: list[int],
+    command: Callable[[Path, int | None], tuple[Any, Diagnostics]],
+) -> None:
+    dump = _mixed_dump(tmp_path / "mixed.jsonl", http=True)
+    whole, whole_notes = command(dump, None)
+    assert not partitions_read
+    found, found_notes = command(dump, 100)
+    assert len(partitions_read) > 1
+    assert whole_notes.problems and found_notes.problems == whole_notes.problems
+    assert_same_report(found, whole)
+
+
 def _books(path: Path, *, fixed: bool, seed: int) -> Path:
     """The books demo's list view, N+1 or fixed, 12 requests of 40 books."""
     builder = SpanBuilder()
@@ -248,10 +298,12 @@ def test_check_and_compare_commands_take_memory_spans(
     assert '"resolved"' in compared.stdout
 
 
-@pytest.mark.parametrize("command", ["check", "compare", "correlate", "explain"])
+@pytest.mark.parametrize("command", ["check", "compare", "correlate", "explain", "report"])
 def test_memory_spans_below_the_minimum_is_a_usage_error(random_dump: Path, command: str) -> None:
     paths = [str(random_dump)] * (2 if command == "compare" else 1)
-    arguments = ["slowest", *paths] if command == "explain" else paths
+    arguments = {"explain": ["slowest", *paths], "report": [*paths, "-o", "r.html"]}.get(
+        command, paths
+    )
     result = CliRunner().invoke(cli, [command, *arguments, "--memory-spans", "10"])
     assert result.exit_code == 2
     assert "--memory-spans" in result.stderr and "Traceback" not in result.stderr

@@ -33,7 +33,7 @@ from spanscope.analyzer.readers import source
 from spanscope.analyzer.readers.span_tree import TreeNotes, check_span_tree
 from spanscope.analyzer.schema import SPAN_SCHEMA
 from spanscope.analyzer.span_keys import TableKeys
-from spanscope.analyzer.spill import TraceSpill
+from spanscope.analyzer.spill import TraceSpill, bucket_of
 
 PathsArg = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 #: "all": SPAN_SCHEMA; "analysis": ANALYSIS_SCHEMA (what ``analyze`` reads).
@@ -97,6 +97,12 @@ class PartitionedRead:
         table, origin = self.spill.read(*buckets)
         keys = span_keys.table_keys(table)
         return _checked(table, origin, [keys], self.files, self.diagnostics, notes)
+
+    def buckets_of(self, trace_ids: pa.Array[Any]) -> npt.NDArray[np.int64]:
+        """The spilled bucket of each trace id: a partition ``(first, end)`` of
+        :meth:`spilled` holds the traces of buckets ``first <= b < end``."""
+        assert self.spill is not None
+        return bucket_of(trace_ids, self.spill.bucket_count)
 
     def close(self) -> None:
         """Delete the spilled files (if any)."""

@@ -80,6 +80,10 @@ class TraceSpill:
         self._waiting: list[pa.Table] = []
         self._waiting_rows = 0
 
+    @property
+    def bucket_count(self) -> int:
+        return self._buckets
+
     def __enter__(self) -> TraceSpill:
         return self
 

@@ -48,6 +48,7 @@ from spanscope.analyzer.analyses.nplusone import (
 from spanscope.analyzer.analyses.partitioned import (
     DEFAULT_MEMORY_SPANS,
     check_memory_spans,
+    in_request_order,
     partitioned_results,
 )
 from spanscope.analyzer.config import CompareOptions
@@ -130,13 +131,12 @@ def _measure_spilled(
             min_repeats=min_repeats,
             group_by=group_by,
             apdex_ms=DEFAULT_APDEX_MS,  # endpoints' Apdex is not measured
-            requests=True,
+            keep=lambda prepared, _: public_request_table(regroup(prepared, group_by)),
         )
     finally:
         read.close()
-    assert spilled.requests is not None  # requests=True
     return Measurement(
-        requests=spilled.requests,
+        requests=in_request_order(spilled.kept),
         findings=tuple(_by_key(spilled.results.n_plus_one).values()),
         files=tuple(read.files),
         diagnostics=read.diagnostics,

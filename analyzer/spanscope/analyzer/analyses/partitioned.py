@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from spanscope.analyzer.analyses.grouping import regroup
 from spanscope.analyzer.analyses.nplusone_http import HttpGroups, http_findings, http_groups
 from spanscope.analyzer.analyses.partitioned_limits import (  # re-exported
     DEFAULT_MEMORY_SPANS,
@@ -42,13 +41,14 @@ from spanscope.analyzer.analyses.threads import ANALYSIS_THREADS, analysis_pool
 from spanscope.analyzer.engine import Int64s
 from spanscope.analyzer.load import PartitionedRead
 from spanscope.analyzer.readers.span_tree import TreeNotes
-from spanscope.analyzer.requests import prepare, public_request_table
+from spanscope.analyzer.requests import Prepared, prepare, public_request_table
 
 __all__ = [
     "DEFAULT_MEMORY_SPANS",
     "MIN_MEMORY_SPANS",
     "PartitionedResults",
     "check_memory_spans",
+    "in_request_order",
     "partitioned_requests",
     "partitioned_results",
 ]
@@ -56,14 +56,17 @@ __all__ = [
 _Done = TypeVar("_Done")
 
 
+#: What a caller keeps of each partition besides its rollups, from its span tree and
+#: its bucket range: ``keep(prepared, buckets)``, called on an analysis thread.
+Keep = Callable[[Prepared, tuple[int, int]], Any]
+
+
 @dataclass(frozen=True)
 class PartitionedResults:
     results: Results
     spans: int
     traces: int
-    # The public request table (see spanscope.analyzer.requests), in the order a whole
-    # read gives it, when asked for.
-    requests: pa.Table | None = None
+    kept: tuple[Any, ...] = ()  # what ``keep`` returned, in partition order
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ class _Partition:
     spans: int
     traces: int
     notes: TreeNotes
-    requests: pa.Table | None
+    kept: Any
 
 
 def partitioned_results(
@@ -86,14 +89,14 @@ def partitioned_results(
     min_repeats: int,
     group_by: str,
     apdex_ms: float,
-    requests: bool = False,
+    keep: Keep | None = None,
 ) -> PartitionedResults:
-    """The analyses of a spilled input (see the module docstring); ``requests``: also
-    the public request table (a row per request, what ``compare`` and ``check`` test)."""
+    """The analyses of a spilled input (see the module docstring), and what ``keep``
+    returns for each partition."""
     merger = RollupMerger()
     notes = TreeNotes()
     spans = traces = 0
-    request_tables: list[pa.Table] = []
+    kept: list[Any] = []
 
     def merge(part: _Partition) -> None:
         nonlocal spans, traces
@@ -101,11 +104,10 @@ def partitioned_results(
         notes.extend(part.notes)
         spans += part.spans
         traces += part.traces
-        if part.requests is not None:
-            request_tables.append(part.requests)
+        kept.append(part.kept)
 
     def work(buckets: tuple[int, int]) -> _Partition:
-        return _partition(read, buckets, min_repeats, group_by, requests)
+        return _partition(read, buckets, min_repeats, group_by, keep)
 
     _each_partition(read, memory_spans, work, merge)
     notes.note(read.diagnostics)
@@ -114,8 +116,7 @@ def partitioned_results(
     if http is not None:
         found = http_findings(http, rollups.requests_by(group_by))
         results = dataclasses.replace(results, n_plus_one_http=found)
-    table = _in_request_order(request_tables) if requests else None
-    return PartitionedResults(results, spans, traces, table)
+    return PartitionedResults(results, spans, traces, tuple(kept))
 
 
 def partitioned_requests(read: PartitionedRead, *, memory_spans: int) -> pa.Table:
@@ -135,7 +136,7 @@ def partitioned_requests(read: PartitionedRead, *, memory_spans: int) -> pa.Tabl
 
     _each_partition(read, memory_spans, work, merge)
     notes.note(read.diagnostics)
-    return _in_request_order(tables)
+    return in_request_order(tables)
 
 
 def _each_partition(
@@ -159,7 +160,7 @@ def _each_partition(
             merge(pending.popleft().result())
 
 
-def _in_request_order(tables: list[pa.Table]) -> pa.Table:
+def in_request_order(tables: Sequence[pa.Table]) -> pa.Table:
     """The partitions' request tables as one, in the order ``prepare`` gives a whole
     input's requests (by start, then ids: unique, so the order is too)."""
     table = pa.concat_tables(tables).unify_dictionaries().combine_chunks()
@@ -171,7 +172,7 @@ def _partition(
     buckets: tuple[int, int],
     min_repeats: int,
     group_by: str,
-    requests: bool,
+    keep: Keep | None,
 ) -> _Partition:
     notes = TreeNotes()
     part = read.checked(buckets, notes)
@@ -190,7 +191,7 @@ def _partition(
         spans=part.table.num_rows,
         traces=_distinct_traces(part.table),
         notes=notes,
-        requests=public_request_table(regroup(prepared, group_by)) if requests else None,
+        kept=keep(prepared, buckets) if keep is not None else None,
     )
 
 

@@ -11,6 +11,7 @@ from spanscope.analyzer.cli.options import (
     config_option,
     group_by_option,
     input_options,
+    memory_spans_option,
     min_repeats_option,
 )
 from spanscope.analyzer.config import load_config
@@ -43,6 +44,7 @@ from spanscope.analyzer.render.html import DEFAULT_TITLE, html_report
 @apdex_option()
 @config_option()
 @input_options()
+@memory_spans_option()
 def report_command(
     paths: tuple[str, ...],
     output: str,
@@ -54,6 +56,7 @@ def report_command(
     config_path: str | None,
     input_format: str | None,
     strict: bool,
+    memory_spans: int,
 ) -> None:
     """Write an HTML report of trace dumps: endpoints, latency over time, time per layer,
     N+1 and slow queries, a waterfall per endpoint. Works offline; share the one file."""
@@ -64,6 +67,7 @@ def report_command(
         interval_s=interval_s,
         input_format=input_format,
         strict=strict,
+        memory_spans=memory_spans,
         **config.analysis_options(min_repeats, group_by, apdex_ms),
     )
     print_diagnostics(report.diagnostics)

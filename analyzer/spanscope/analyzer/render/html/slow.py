@@ -22,7 +22,7 @@ STATEMENT_CHARS: Final = 600
 
 _DISTINCT_SQL: Final = """
     SELECT DISTINCT db_system, db_statement
-    FROM spans
+    FROM statement_spans
     WHERE layer = 'db' AND db_statement IS NOT NULL
 """
 
@@ -31,7 +31,7 @@ _TEMPLATES_SQL: Final = """
     db AS (
         SELECT t.template, s.Duration / 1e6 AS ms, s.code_filepath, s.code_lineno,
             s.code_function, r.endpoint
-        FROM spans AS s
+        FROM statement_spans AS s
         JOIN report_statement_templates AS t
             ON t.db_statement = s.db_statement AND t.db_system IS NOT DISTINCT FROM s.db_system
         LEFT JOIN requests AS r ON r.request_id = s.request_id

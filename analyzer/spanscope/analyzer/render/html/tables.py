@@ -6,6 +6,9 @@
 ``spans``
     the analysed span columns plus ``request_id``, the request that owns each span
     (-1 for none; a server span owns itself).
+``statement_spans``
+    the spans the statement section reads (its DB spans): ``spans`` itself, or for an
+    input analysed a partition at a time, only the columns that section reads.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ def endpoint_label(endpoint: str) -> str:
     return clip(endpoint, ENDPOINT_CHARS) or ""
 
 
-def _clipped_endpoints(requests: pa.Table) -> pa.Table:
+def clipped_endpoints(requests: pa.Table) -> pa.Table:
+    """``requests`` with each endpoint as the page labels it (:func:`endpoint_label`)."""
     index = requests.schema.get_field_index("endpoint")
     column = requests.column(index)
     too_long = pc.greater(pc.utf8_length(column), ENDPOINT_CHARS)
@@ -60,11 +64,24 @@ class ReportTables:
 def report_tables(prepared: Prepared) -> Iterator[ReportTables]:
     """Register both tables of ``prepared`` (the span tree the findings were computed
     on, its requests already keyed into endpoints): the tree is not resolved again."""
-    requests = _clipped_endpoints(prepared.requests)
     owned = prepared.tree.view.append_column(
         "request_id", pa.array(np.asarray(prepared.tree.request, dtype=np.int64))
     )
-    with connect({"requests": requests, "spans": owned}) as con:
+    with report_tables_of(prepared.requests, owned, owned) as tables:
+        yield tables
+
+
+@contextmanager
+def report_tables_of(
+    requests: pa.Table, spans: pa.Table, statement_spans: pa.Table
+) -> Iterator[ReportTables]:
+    """Register the prepared request table (with ``request_id`` and ``start_ns``),
+    the spans the waterfalls are drawn from and the DB spans the statement section
+    reads -- every span, or (for an input analysed a partition at a time) only the
+    representative requests' spans and the DB spans' statement columns."""
+    requests = clipped_endpoints(requests)
+    tables = {"requests": requests, "spans": spans, "statement_spans": statement_spans}
+    with connect(tables) as con:
         # A progress bar would be drawn on the terminal over the CLI's own output.
         con.execute("SET enable_progress_bar = false")
         yield ReportTables(con, requests)

@@ -106,6 +106,16 @@ def _tree_order(rows: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
     return ordered
 
 
+def representatives(
+    con: duckdb.DuckDBPyConnection, endpoints: Sequence[str]
+) -> list[dict[str, Any]]:
+    """The representative request of each of ``endpoints`` (see the module docstring):
+    ``endpoint``, ``request_id``, ``TraceId``, ``SpanId``, ``start_ns``, ``duration_ms``
+    and ``p95_ms``, from the ``requests`` table alone."""
+    con.execute(_PICK_SQL, {"endpoints": list(endpoints)})
+    return rows(con, "SELECT * FROM report_representatives")
+
+
 def waterfalls(
     con: duckdb.DuckDBPyConnection, endpoints: Sequence[str], max_spans: int
 ) -> dict[str, dict[str, Any]]:
@@ -115,8 +125,7 @@ def waterfalls(
     is -1 when there is none): the 200 queries of an N+1 share one statement text."""
     if not endpoints:
         return {}
-    con.execute(_PICK_SQL, {"endpoints": list(endpoints)})
-    picks = {row["endpoint"]: row for row in rows(con, "SELECT * FROM report_representatives")}
+    picks = {row["endpoint"]: row for row in representatives(con, endpoints)}
     by_endpoint: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows(con, _SPANS_SQL, {"max_spans": max_spans}):
         by_endpoint[row["endpoint"]].append(row)
