@@ -117,8 +117,8 @@ def partitions_read(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sizes: list[int] = []
     checked = PartitionedRead.checked
 
-    def counting(self: PartitionedRead, buckets: tuple[int, int], notes: Any) -> Any:
-        result = checked(self, buckets, notes)
+    def counting(self: PartitionedRead, buckets: tuple[int, int], *rest: Any) -> Any:
+        result = checked(self, buckets, *rest)
         sizes.append(result.table.num_rows)
         return result
 

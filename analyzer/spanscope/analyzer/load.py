@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from spanscope.analyzer import paths as input_paths
 from spanscope.analyzer import readers, span_keys
 from spanscope.analyzer.diagnostics import Diagnostics
+from spanscope.analyzer.engine import to_numpy
 from spanscope.analyzer.enrich import ANALYSIS_SCHEMA, enrich, for_analysis
 from spanscope.analyzer.errors import UnreadableInputError, UsageError
 from spanscope.analyzer.readers import source
@@ -88,13 +89,23 @@ class PartitionedRead:
         if self.spill is not None:
             yield from self.spill.partitions(max_rows)
 
-    def checked(self, buckets: tuple[int, int], notes: TreeNotes) -> LoadResult:
+    def checked(
+        self,
+        buckets: tuple[int, int],
+        notes: TreeNotes,
+        traces: pa.Array[Any] | None = None,
+    ) -> LoadResult:
         """A spilled partition read back, deduplicated and checked as :func:`read`
         checks a whole input, its span-tree problems counted in ``notes`` (for the
-        caller to note once, :meth:`TreeNotes.note`).  Safe to call from several
-        threads."""
+        caller to note once, :meth:`TreeNotes.note`); ``traces``: only the spans of
+        these trace ids (whole traces: checked as they are in the partition).  Safe
+        to call from several threads."""
         assert self.spill is not None
         table, origin = self.spill.read(*buckets)
+        if traces is not None:
+            wanted = pc.is_in(table.column("TraceId"), value_set=traces)
+            rows = np.flatnonzero(to_numpy(wanted, np.bool_))
+            table, origin = table.take(rows), origin[rows]
         keys = span_keys.table_keys(table)
         return _checked(table, origin, [keys], self.files, self.diagnostics, notes)
 
