@@ -28,6 +28,9 @@ analyze in memory
     the same command with ``--memory-spans`` above the dump's span count: everything
     read and analysed at once -- the baseline the partitioned analysis is measured
     against (time and peak RSS).
+report, report in memory
+    ``spanscope report DUMP -o FILE``, the HTML report, spilled as ``analyze`` is (its
+    waterfall traces read again) and, as its baseline, with every span in memory.
 write parquet
     ``spanscope convert``'s output: the canonical span table plus its prepared columns
     (span tree, request table, statement keys) as zstd Parquet; the preparation and
@@ -82,6 +85,8 @@ STAGES = (
     "analyses",
     "analyze",
     "analyze in memory",
+    "report",
+    "report in memory",
     "write parquet",
     "analyze parquet",
     "analyses parquet",
@@ -134,15 +139,24 @@ _NEVER_SPILL = str(10**12)
 
 
 def _analyze(path: Path, *options: str) -> int:
+    return _command("analyze", str(path), "--format", "json", "-o", os.devnull, *options)
+
+
+def _command(*arguments: str) -> int:
     # The console script's own entry point, so the command runs exactly as users run it.
     from spanscope.analyzer.cli import main
 
     try:
-        main(["analyze", str(path), "--format", "json", "-o", os.devnull, *options])
+        main(list(arguments))
     except SystemExit as stop:
         if stop.code:
             raise
     return 0  # spans are counted from the Parquet metadata, outside any timing
+
+
+def _report(dump: Path, *options: str) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        return _command("report", str(dump), "-o", str(Path(folder) / "report.html"), *options)
 
 
 def _analyses(dump: Path, _: Path) -> int:
@@ -164,6 +178,14 @@ def _analyze_json(dump: Path, _: Path) -> int:
 
 def _analyze_in_memory(dump: Path, _: Path) -> int:
     return _analyze(dump, "--memory-spans", _NEVER_SPILL)
+
+
+def _report_spilled(dump: Path, _: Path) -> int:
+    return _report(dump)
+
+
+def _report_in_memory(dump: Path, _: Path) -> int:
+    return _report(dump, "--memory-spans", _NEVER_SPILL)
 
 
 def _write_parquet(dump: Path, parquet: Path) -> int:
@@ -218,6 +240,8 @@ _RUNNERS: dict[str, Callable[[Path, Path], int]] = {
     "analyses": _analyses,
     "analyze": _analyze_json,
     "analyze in memory": _analyze_in_memory,
+    "report": _report_spilled,
+    "report in memory": _report_in_memory,
     "write parquet": _write_parquet,
     "analyze parquet": _analyze_parquet,
     "analyses parquet": _analyses_parquet,
