@@ -125,7 +125,7 @@ def apdex_option() -> Callable[[_Command], _Command]:
 
 def memory_spans_option() -> Callable[[_Command], _Command]:
     """``--memory-spans``: beyond this many spans a dump is spilled by trace and taken a
-    partition at a time (every command that reads dumps but convert)."""
+    partition at a time (every command that analyses dumps)."""
     return click.option(
         "--memory-spans",
         type=click.IntRange(min=MIN_MEMORY_SPANS),
