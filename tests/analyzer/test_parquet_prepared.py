@@ -231,7 +231,7 @@ def test_analysing_a_prepared_file_never_reads_the_span_table(
     def general_read(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the general read was used")
 
-    monkeypatch.setattr(analysis_input_module, "read_spans", general_read)
+    monkeypatch.setattr(analysis_input_module, "spans_or_spill", general_read)
     assert _report(prepared) == expected
 
 

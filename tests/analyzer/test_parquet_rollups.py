@@ -39,7 +39,7 @@ def _never_from_spans(monkeypatch: pytest.MonkeyPatch) -> None:
     def refused(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the span-level read was used")
 
-    monkeypatch.setattr(analysis_input_module, "read_spans", refused)
+    monkeypatch.setattr(analysis_input_module, "spans_or_spill", refused)
     monkeypatch.setattr(prepared_read, "read_prepared", refused)
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY
-from spanscope.analyzer.analyses.inputs import LoadedSpans, SpansOrPaths, path_list, read_spans
+from spanscope.analyzer.analyses.inputs import LoadedSpans, SpansOrPaths, path_list, spans_or_spill
 from spanscope.analyzer.analyses.rollups import Rollups
 from spanscope.analyzer.analyses.statement_keys import StatementKeys
 from spanscope.analyzer.analyses.statements import DbSpans, db_spans
@@ -67,6 +67,7 @@ class SpilledInput:
     at a time (:mod:`.partitioned`).  Close :attr:`read` when done."""
 
     read: PartitionedRead
+    memory_spans: int  # the limit it was spilled under: the size of its partitions
 
 
 def analysis_input(
@@ -111,19 +112,12 @@ def analysis_input(
             diagnostics=read.diagnostics,
             keys=read.keys,
         )
-    if memory_spans is not None and not isinstance(source, pa.Table):
-        # Imported here so that analyses on an in-memory table never pay for the readers.
-        from spanscope.analyzer.load import read_partitioned
-
-        partitioned = read_partitioned(
-            path_list(source), input_format=input_format, strict=strict, memory_spans=memory_spans
-        )
-        if partitioned.whole is None:
-            return SpilledInput(partitioned)
-        whole = partitioned.whole
-        loaded = LoadedSpans(whole.table, whole.files, whole.diagnostics, whole.parent)
-    else:
-        loaded = read_spans(source, input_format=input_format, strict=strict, columns="analysis")
+    loaded = spans_or_spill(
+        source, input_format=input_format, strict=strict, memory_spans=memory_spans
+    )
+    if not isinstance(loaded, LoadedSpans):
+        assert memory_spans is not None  # only a limited read spills
+        return SpilledInput(loaded, memory_spans)
     spans = loaded.table
     # Counting distinct trace ids (~0.1 s per 1.6 M spans, a hash of every id in Arrow,
     # which releases the GIL) runs on the other core while the tree is prepared.

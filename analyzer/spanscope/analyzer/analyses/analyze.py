@@ -80,7 +80,7 @@ def analyze(
         try:
             spilled = partitioned_results(
                 loaded.read,
-                memory_spans=memory_spans or DEFAULT_MEMORY_SPANS,
+                memory_spans=loaded.memory_spans,
                 min_repeats=min_repeats,
                 group_by=group_by,
                 apdex_ms=apdex_ms,

@@ -106,9 +106,7 @@ def measure(
         memory_spans=memory_spans,
     )
     if isinstance(loaded, SpilledInput):
-        return _measure_spilled(
-            loaded.read, memory_spans or DEFAULT_MEMORY_SPANS, min_repeats, group_by
-        )
+        return _measure_spilled(loaded.read, loaded.memory_spans, min_repeats, group_by)
     assert not isinstance(loaded, RollupInput)  # rollups=False
     # One span tree for both: the request table and the findings.
     prepared = regroup(loaded.prepared, group_by)

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from spanscope.analyzer.analyses.inputs import SpansOrPaths, path_list, read_spans
+from spanscope.analyzer.analyses.inputs import LoadedSpans, SpansOrPaths, spans_or_spill
 from spanscope.analyzer.analyses.nplusone import DEFAULT_MIN_REPEATS, n_plus_one
 from spanscope.analyzer.analyses.partitioned_limits import DEFAULT_MEMORY_SPANS, check_memory_spans
 from spanscope.analyzer.analyses.trace_pick import SLOWEST, resolve_trace_id, spilled_trace
@@ -110,24 +110,15 @@ def _trace_spans(
     source: SpansOrPaths, trace: str, input_format: str | None, memory_spans: int | None
 ) -> tuple[pa.Table, Diagnostics]:
     """The spans of the trace ``trace`` names, and what reading the input noted."""
-    if isinstance(source, pa.Table) or memory_spans is None:
-        loaded = read_spans(source, input_format=input_format, columns="analysis")
+    loaded = spans_or_spill(source, input_format=input_format, memory_spans=memory_spans)
+    if isinstance(loaded, LoadedSpans):
         trace_id = resolve_trace_id(loaded.table, trace)
         return loaded.table.filter(pc.field("TraceId") == trace_id), loaded.diagnostics
-    # Imported here: an in-memory table never needs the readers.
-    from spanscope.analyzer.load import read_partitioned
-
-    read = read_partitioned(
-        path_list(source), input_format=input_format, strict=False, memory_spans=memory_spans
-    )
+    assert memory_spans is not None  # only a limited read spills
     try:
-        if read.whole is not None:
-            table = read.whole.table
-            trace_id = resolve_trace_id(table, trace)
-            return table.filter(pc.field("TraceId") == trace_id), read.diagnostics
-        return spilled_trace(read, trace, memory_spans), read.diagnostics
+        return spilled_trace(loaded, trace, memory_spans), loaded.diagnostics
     finally:
-        read.close()
+        loaded.close()
 
 
 def _build(

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 from spanscope.analyzer.diagnostics import Diagnostics
 from spanscope.analyzer.requests import Prepared, prepare
+
+if TYPE_CHECKING:
+    from spanscope.analyzer.load import PartitionedRead
 
 SpansOrPaths: TypeAlias = pa.Table | str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 
@@ -56,3 +59,28 @@ def path_list(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]])
     """The paths of ``source`` (one path or several) as strings."""
     items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     return [os.fspath(item) for item in items]
+
+
+def spans_or_spill(
+    source: SpansOrPaths,
+    *,
+    input_format: str | None = None,
+    strict: bool = False,
+    memory_spans: int | None,
+) -> LoadedSpans | PartitionedRead:
+    """The analysis columns of ``source`` in memory, or -- dump files of more than
+    ``memory_spans`` spans (None: no limit) -- spilled to disk by trace, to be taken a
+    partition at a time (:class:`~spanscope.analyzer.load.PartitionedRead`; the caller
+    closes it)."""
+    if memory_spans is None or isinstance(source, pa.Table):
+        return read_spans(source, input_format=input_format, strict=strict, columns="analysis")
+    # Imported here so that analyses on an in-memory table never pay for the readers.
+    from spanscope.analyzer.load import read_partitioned
+
+    read = read_partitioned(
+        path_list(source), input_format=input_format, strict=strict, memory_spans=memory_spans
+    )
+    if read.whole is None:
+        return read
+    whole = read.whole
+    return LoadedSpans(whole.table, whole.files, whole.diagnostics, whole.parent)

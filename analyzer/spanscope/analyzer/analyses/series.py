@@ -247,7 +247,7 @@ def read_requests(
     )
     if isinstance(loaded, SpilledInput):
         try:
-            table = partitioned_requests(loaded.read, memory_spans=memory_spans or 0)
+            table = partitioned_requests(loaded.read, memory_spans=loaded.memory_spans)
         finally:
             loaded.read.close()
         return LoadedRequests(table, loaded.read.files, loaded.read.diagnostics)

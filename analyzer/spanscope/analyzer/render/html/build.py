@@ -6,14 +6,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import pyarrow as pa
 from spanscope.analyzer.analyses.endpoints import DEFAULT_APDEX_MS, check_apdex_ms
 from spanscope.analyzer.analyses.grouping import DEFAULT_GROUP_BY, check_group_by, regroup
-from spanscope.analyzer.analyses.inputs import LoadedSpans, SpansOrPaths, path_list, read_spans
+from spanscope.analyzer.analyses.inputs import LoadedSpans, SpansOrPaths, spans_or_spill
 from spanscope.analyzer.analyses.nplusone import DEFAULT_MIN_REPEATS, check_min_repeats
 from spanscope.analyzer.analyses.partitioned_limits import DEFAULT_MEMORY_SPANS, check_memory_spans
 from spanscope.analyzer.diagnostics import Diagnostics
-from spanscope.analyzer.load import read_partitioned
 from spanscope.analyzer.render.html.document import DEFAULT_LIMITS, Limits, build_document
 from spanscope.analyzer.render.html.findings import PageFindings, page_findings
 from spanscope.analyzer.render.html.page import render_page
@@ -56,31 +54,27 @@ def html_report(
     check_apdex_ms(apdex_ms)
     if memory_spans is not None:
         check_memory_spans(memory_spans)
-    if memory_spans is None or isinstance(source, pa.Table):
-        # Only the analysed columns: the page's tables are the span tree's view of them
-        # (they keep the URLs that --group-by url needs, whatever the input format).
-        loaded = read_spans(source, input_format=input_format, strict=strict, columns="analysis")
-    else:
-        read = read_partitioned(
-            path_list(source), input_format=input_format, strict=strict, memory_spans=memory_spans
-        )
-        if read.whole is None:
-            try:
-                page = spilled_page(
-                    read,
-                    memory_spans=memory_spans,
-                    min_repeats=min_repeats,
-                    group_by=group_by,
-                    apdex_ms=apdex_ms,
-                    waterfalls=limits.waterfalls,
-                )
-                with page.tables() as tables:
-                    document = _document(tables, page.findings, title, interval_s, limits)
-            finally:
-                read.close()
-            return HtmlReport(render_page(document), document, read.diagnostics)
-        whole = read.whole
-        loaded = LoadedSpans(whole.table, whole.files, whole.diagnostics, whole.parent)
+    # Only the analysed columns: the page's tables are the span tree's view of them
+    # (they keep the URLs that --group-by url needs, whatever the input format).
+    loaded = spans_or_spill(
+        source, input_format=input_format, strict=strict, memory_spans=memory_spans
+    )
+    if not isinstance(loaded, LoadedSpans):
+        assert memory_spans is not None  # only a limited read spills
+        try:
+            page = spilled_page(
+                loaded,
+                memory_spans=memory_spans,
+                min_repeats=min_repeats,
+                group_by=group_by,
+                apdex_ms=apdex_ms,
+                waterfalls=limits.waterfalls,
+            )
+            with page.tables() as tables:
+                document = _document(tables, page.findings, title, interval_s, limits)
+        finally:
+            loaded.close()
+        return HtmlReport(render_page(document), document, loaded.diagnostics)
     # One span tree for the whole page (the parent rows reading found are reused):
     # the findings and every section's tables are computed on it.
     prepared = regroup(prepare(loaded.table, loaded.parent), group_by)
