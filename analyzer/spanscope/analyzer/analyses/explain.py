@@ -102,8 +102,18 @@ def explain(
     rows, diagnostics = _trace_spans(spans, trace, input_format, memory_spans)
     trace_id = str(rows.column("TraceId")[0].as_py())
     findings = [f for f in n_plus_one(rows, min_repeats) if f.example_trace_id == trace_id]
-    explained = _build(trace_id, rows.to_pylist(), findings, min_repeats)
+    explained = _build(trace_id, _python_rows(rows), findings, min_repeats)
     return dataclasses.replace(explained, diagnostics=diagnostics)
+
+
+def _python_rows(spans: pa.Table) -> list[dict[str, Any]]:
+    """The trace's spans as dicts, ``Timestamp`` as integer ns since the epoch: Python's
+    datetime stops at microseconds, and only pandas (which the ``spanscope`` command
+    keeps out of its process) converts nanoseconds to a Python object."""
+    index = spans.schema.get_field_index("Timestamp")
+    ns = pc.cast(spans.column(index), pa.int64())
+    rows: list[dict[str, Any]] = spans.set_column(index, "Timestamp", ns).to_pylist()
+    return rows
 
 
 def _trace_spans(
@@ -131,7 +141,7 @@ def _build(
         # A missing parent (orphan) or a self-parent makes the span a root of its own.
         key = parent if parent in by_id and parent != row["SpanId"] else None
         children[key].append(row)
-    origin = min(row["Timestamp"].value for row in rows)
+    origin = min(row["Timestamp"] for row in rows)
     by_statement = {f.statement: f for f in findings}
 
     def node(row: dict[str, Any], seen: frozenset[str]) -> TraceNode:
@@ -196,12 +206,12 @@ def _statement(row: dict[str, Any]) -> str | None:
 
 
 def _interval(row: dict[str, Any]) -> tuple[int, int]:
-    start = int(row["Timestamp"].value)
+    start = int(row["Timestamp"])
     return start, start + max(int(row["Duration"] or 0), 0)
 
 
 def _start(row: dict[str, Any]) -> int:
-    return int(row["Timestamp"].value)
+    return int(row["Timestamp"])
 
 
 def _union(intervals: list[tuple[int, int]]) -> int:
