@@ -48,6 +48,7 @@ __all__ = [
     "MIN_MEMORY_SPANS",
     "PartitionedResults",
     "check_memory_spans",
+    "each_partition",
     "in_request_order",
     "partitioned_requests",
     "partitioned_results",
@@ -109,7 +110,7 @@ def partitioned_results(
     def work(buckets: tuple[int, int]) -> _Partition:
         return _partition(read, buckets, min_repeats, group_by, keep)
 
-    _each_partition(read, memory_spans, work, merge)
+    each_partition(read, memory_spans, work, merge)
     notes.note(read.diagnostics)
     rollups, http = merger.merged()
     results = rollup_results(rollups, min_repeats=min_repeats, group_by=group_by, apdex_ms=apdex_ms)
@@ -134,12 +135,12 @@ def partitioned_requests(read: PartitionedRead, *, memory_spans: int) -> pa.Tabl
         tables.append(done[0])
         notes.extend(done[1])
 
-    _each_partition(read, memory_spans, work, merge)
+    each_partition(read, memory_spans, work, merge)
     notes.note(read.diagnostics)
     return in_request_order(tables)
 
 
-def _each_partition(
+def each_partition(
     read: PartitionedRead,
     memory_spans: int,
     work: Callable[[tuple[int, int]], _Done],

@@ -1,9 +1,10 @@
 """Which trace ``explain`` shows: a trace id, a unique prefix of one, or the slowest.
 
 Picked from a table in memory, or from an input spilled by trace (see
-:mod:`.partitioned`) one partition at a time, so that explaining one trace of a dump
-larger than memory never holds more than a partition.  A partition holds whole
-traces, so the trace picked and its spans are the ones the whole input gives.
+:mod:`.partitioned`) a partition at a time -- two side by side, as the analyses take
+them -- so that explaining one trace of a dump larger than memory never holds more
+than those partitions.  A partition holds whole traces, so the trace picked and its
+spans are the ones the whole input gives.
 
 The slowest trace is that of the longest Server span (of the longest span when there
 is no Server span at all); of equally long ones, the smallest trace id -- a rule that
@@ -17,6 +18,7 @@ from typing import Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from spanscope.analyzer.analyses.partitioned import each_partition
 from spanscope.analyzer.errors import UsageError
 from spanscope.analyzer.load import PartitionedRead
 from spanscope.analyzer.readers.span_tree import TreeNotes
@@ -36,28 +38,43 @@ def resolve_trace_id(table: pa.Table, trace: str) -> str:
     return _only(_matching(table, wanted), trace)
 
 
-def spilled_trace(read: PartitionedRead, trace: str, partition_spans: int) -> pa.Table:
-    """The spans of the trace ``trace`` names in a spilled input, read back a partition
-    of about ``partition_spans`` spans at a time; span-tree notes of every partition go
-    to ``read.diagnostics``, as a whole read would report them."""
+def spilled_trace(read: PartitionedRead, trace: str, memory_spans: int) -> pa.Table:
+    """The spans of the trace ``trace`` names in a spilled input, searched a partition
+    at a time as the analyses take them (:func:`.partitioned.each_partition`); the
+    span-tree notes of every partition go to ``read.diagnostics``, as a whole read
+    would report them."""
     wanted = _wanted(trace)
     notes = TreeNotes()
     spans = 0
     best: _Longest | None = None
     matches: set[str] = set()
     rows: pa.Table | None = None
-    for buckets in read.spilled(partition_spans):
-        table = read.checked(buckets, notes).table
-        spans += table.num_rows
+
+    def work(buckets: tuple[int, int]) -> _Searched:
+        own = TreeNotes()
+        table = read.checked(buckets, own).table
         if wanted == SLOWEST:
             longest = _longest(table)
-            if longest is not None and longest.beats(best):
-                best, rows = longest, _spans_of(table, longest.trace_id)
+            found = [] if longest is None else [longest.trace_id]
         else:
-            found = _matching(table, wanted)
-            matches.update(found)
-            if len(found) == 1 and len(matches) == 1:
-                rows = _spans_of(table, found[0])  # no other partition holds this trace
+            longest, found = None, _matching(table, wanted)
+        # A trace lies in one partition: its spans are all here, or none are.
+        kept = _spans_of(table, found[0]) if len(found) == 1 else None
+        return _Searched(table.num_rows, own, longest, found, kept)
+
+    def merge(part: _Searched) -> None:
+        nonlocal spans, best, rows
+        spans += part.spans
+        notes.extend(part.notes)
+        if wanted == SLOWEST:
+            if part.longest is not None and part.longest.beats(best):
+                best, rows = part.longest, part.rows
+        else:
+            matches.update(part.matches)
+            if part.rows is not None:
+                rows = part.rows  # the one kept if, in the end, only one trace matched
+
+    each_partition(read, memory_spans, work, merge)
     notes.note(read.diagnostics)
     if spans == 0:
         raise _no_spans()
@@ -65,6 +82,17 @@ def spilled_trace(read: PartitionedRead, trace: str, partition_spans: int) -> pa
         _only(sorted(matches), trace)  # raises unless exactly one trace matched
     assert rows is not None
     return rows
+
+
+@dataclass(frozen=True)
+class _Searched:
+    """What one partition holds of the trace searched for."""
+
+    spans: int
+    notes: TreeNotes
+    longest: _Longest | None  # when searching for the slowest
+    matches: list[str]  # trace ids that match (the slowest's alone when searching for it)
+    rows: pa.Table | None  # the spans of the one trace that matched here, if one did
 
 
 @dataclass(frozen=True)
