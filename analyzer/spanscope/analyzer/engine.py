@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import binascii
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -456,6 +456,12 @@ def first_of_each(group: Int64s, count: int) -> Int64s:
     first = np.full(count, len(group), dtype=np.int64)
     np.minimum.at(first, group, np.arange(len(group), dtype=np.int64))
     return first
+
+
+def one_chunk(tables: Sequence[pa.Table]) -> pa.Table:
+    """``tables`` (one schema) as one table of one chunk per column, dictionaries
+    unified: every per-chunk step downstream then runs once, not once per table."""
+    return pa.concat_tables(tables).unify_dictionaries().combine_chunks()
 
 
 def table_of(columns: Mapping[str, Any]) -> pa.Table:

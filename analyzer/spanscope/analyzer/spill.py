@@ -30,7 +30,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as _compute
 import pyarrow.ipc as ipc
-from spanscope.analyzer.engine import to_numpy
+from spanscope.analyzer.engine import one_chunk, to_numpy
 from spanscope.analyzer.errors import SpillError
 
 pc: Any = _compute
@@ -172,9 +172,7 @@ class TraceSpill:
                 # A file's batches share its dictionaries: joined here, only one
                 # dictionary per file is left to unify below.
                 pieces.append(pa.Table.from_batches(batches, schema=self.schema).combine_chunks())
-        # One chunk per column: every per-chunk step downstream would otherwise run once
-        # per file.
-        table = pa.concat_tables(pieces).unify_dictionaries().combine_chunks()
+        table = one_chunk(pieces)  # else every per-chunk step downstream runs per file
         origin = to_numpy(table.column(ORIGIN), np.int32)
         return table.drop_columns([ORIGIN]), origin
 

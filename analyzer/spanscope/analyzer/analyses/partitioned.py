@@ -38,7 +38,7 @@ from spanscope.analyzer.analyses.rollups import Rollups, build_rollups, statemen
 from spanscope.analyzer.analyses.statement_keys import statement_keys, statement_sites
 from spanscope.analyzer.analyses.statements import db_spans
 from spanscope.analyzer.analyses.threads import ANALYSIS_THREADS, analysis_pool
-from spanscope.analyzer.engine import Int64s
+from spanscope.analyzer.engine import Int64s, one_chunk
 from spanscope.analyzer.load import PartitionedRead
 from spanscope.analyzer.readers.span_tree import TreeNotes
 from spanscope.analyzer.requests import Prepared, prepare, public_request_table
@@ -164,8 +164,7 @@ def each_partition(
 def in_request_order(tables: Sequence[pa.Table]) -> pa.Table:
     """The partitions' request tables as one, in the order ``prepare`` gives a whole
     input's requests (by start, then ids: unique, so the order is too)."""
-    table = pa.concat_tables(tables).unify_dictionaries().combine_chunks()
-    return table.sort_by([(c, "ascending") for c in ("start", "TraceId", "SpanId")])
+    return one_chunk(tables).sort_by([(c, "ascending") for c in ("start", "TraceId", "SpanId")])
 
 
 def _partition(

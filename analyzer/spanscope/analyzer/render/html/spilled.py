@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as _compute
 from spanscope.analyzer.analyses.analyze import spanscope_version
 from spanscope.analyzer.analyses.grouping import regroup
-from spanscope.analyzer.analyses.partitioned import Keep, partitioned_results
-from spanscope.analyzer.engine import connect, to_numpy
+from spanscope.analyzer.analyses.partitioned import Keep, in_request_order, partitioned_results
+from spanscope.analyzer.engine import connect, one_chunk, to_numpy
 from spanscope.analyzer.load import PartitionedRead
 from spanscope.analyzer.readers.span_tree import TreeNotes
 from spanscope.analyzer.render.html.findings import PageFindings
@@ -101,8 +101,8 @@ class SpilledPage:
             yield tables
 
     def _waterfall_spans(self) -> pa.Table:
-        """Every span of the representative requests, each partition holding one read
-        again (the span trees are not kept)."""
+        """Every span of the representative requests, read again from the partitions
+        that hold them (the span trees are not kept)."""
         ranked = [endpoint_label(row.endpoint) for row in self.findings.endpoints.rows]
         with connect({"requests": clipped_endpoints(self.requests)}) as con:
             picks = representatives(con, ranked[: self.waterfalls])
@@ -118,7 +118,7 @@ class SpilledPage:
             ]
             if inside:
                 pieces.append(self._spans_of(part, inside))
-        return pa.concat_tables(pieces).unify_dictionaries().combine_chunks()
+        return one_chunk(pieces)
 
     def _spans_of(self, part: _Kept, picks: Sequence[dict[str, object]]) -> pa.Table:
         # Only the picked traces: their spans and span trees are the same as in the
@@ -128,7 +128,7 @@ class SpilledPage:
         tree = prepare(loaded.table, loaded.parent).tree
         servers = pa.table(
             {
-                "TraceId": pa.array([pick["TraceId"] for pick in picks], pa.string()),
+                "TraceId": traces,
                 "SpanId": pa.array([pick["SpanId"] for pick in picks], pa.string()),
                 "global_id": pa.array([pick["request_id"] for pick in picks], pa.int64()),
             }
@@ -190,7 +190,7 @@ def spilled_page(
         min_repeats=min_repeats,
         apdex_ms=apdex_ms,
     )
-    statement_table = pa.concat_tables(statements).unify_dictionaries().combine_chunks()
+    statement_table = one_chunk(statements)
     return SpilledPage(findings, requests, statement_table, read, kept, waterfalls)
 
 
@@ -201,8 +201,7 @@ def _renumbered(tables: list[pa.Table]) -> tuple[pa.Table, list[npt.NDArray[np.i
         table.append_column("partition", pa.array(np.full(table.num_rows, number, np.int64)))
         for number, table in enumerate(tables)
     ]
-    merged = pa.concat_tables(tagged).unify_dictionaries().combine_chunks()
-    merged = merged.sort_by([(c, "ascending") for c in ("start_ns", "TraceId", "SpanId")])
+    merged = in_request_order(tagged)
     partition = to_numpy(merged.column("partition"), np.int64)
     own = to_numpy(merged.column("request_id"), np.int64)
     new = np.arange(merged.num_rows, dtype=np.int64)
