@@ -241,10 +241,11 @@ class SpanscopeSwitch:
 
     Off = the SDK's processor tuple holds only an upstream ``BatchSpanProcessor``
     (its own exporter of the same class, not wrapped by spanscope) instead of
-    spanscope's processors, the Django execute wrapper that publishes query
-    parameters is out of the connection, and the ORM methods spanscope wraps are
-    back to Django's originals (``__wrapped__``): what is left is upstream
-    OpenTelemetry with the same exporter.  Alternating requests on and off in
+    spanscope's processors, and the methods spanscope replaces or wraps -- the
+    ORM's, and the dbapi instrumentation's ``CursorTracer._populate_span`` -- are
+    back to the originals (``__wrapped__``; a Django execute wrapper publishing
+    query parameters, where one is in use, is out of the connection): what is
+    left is upstream OpenTelemetry with the same exporter.  Alternating requests on and off in
     one process compares the two with everything else equal -- memory layout,
     hash seed, caches -- which separate processes cannot.  The processors and
     the Django hooks switch separately (:meth:`set`), to tell their costs apart.
@@ -253,35 +254,61 @@ class SpanscopeSwitch:
     def __init__(self, traced: Traced) -> None:
         from django.db.models.fields import related_descriptors
         from django.db.models.query import QuerySet
+        from opentelemetry.instrumentation.dbapi import CursorTracer
         from spanscope.instrument import query_params
 
         self._multi = traced.provider._active_span_processor
         self._with = self._multi._span_processors
         self._without = (traced.upstream,)
-        self._publish = query_params.publish_params
+        # The execute wrapper: the parameters' hook of earlier versions (--baseline),
+        # and the fallback of this one; switched only where it is in use.
+        self._publish = getattr(query_params, "publish_params", None)
+        self._unpublished = False
         self._wrapped: list[tuple[Any, str, Any]] = []
         for owner, names in (
             (related_descriptors.ForwardManyToOneDescriptor, ("get_object",)),
             (related_descriptors.ReverseOneToOneDescriptor, ("__get__",)),
             # _clone: wrapped by earlier versions of spanscope (--baseline).
             (QuerySet, ("_fetch_all", "count", "exists", "_clone")),
+            (CursorTracer, ("_populate_span",)),
         ):
             for name in names:
                 wrapper = owner.__dict__.get(name)
                 if getattr(wrapper, "__spanscope_patched__", False):
                     self._wrapped.append((owner, name, wrapper))
+        # spanscope's _populate_span with upstream's own attribute store: the same
+        # params handed to the span, through a plain wrapper around upstream's method
+        # (what an unchecked upstream release gets), to tell spanscope's own work
+        # from what its faster store saves.
+        self._upstream_store: dict[Any, Any] = {}
+        populate = CursorTracer.__dict__.get("_populate_span")
+        leaving_params = getattr(
+            sys.modules.get("spanscope.instrument.cursor_tracer"), "leaving_params", None
+        )
+        if getattr(populate, "__spanscope_patched__", False) and leaving_params is not None:
+            self._upstream_store[populate] = leaving_params(populate.__wrapped__)
 
-    def set(self, on: bool, connection: Any, hooks: bool | None = None) -> None:
-        """Processors on or off; the Django hooks as ``hooks`` says (default: as ``on``)."""
+    def set(
+        self, on: bool, connection: Any, hooks: bool | None = None, fast_store: bool = True
+    ) -> None:
+        """Processors on or off; the hooks as ``hooks`` says (default: as ``on``), with
+        spanscope's faster attribute store or, ``fast_store=False``, upstream's."""
         hooks = on if hooks is None else hooks
         self._multi._span_processors = self._with if on else self._without
         for owner, name, wrapper in self._wrapped:
-            setattr(owner, name, wrapper if hooks else wrapper.__wrapped__)
+            if not hooks:
+                wrapper = wrapper.__wrapped__
+            elif not fast_store:
+                wrapper = self._upstream_store.get(wrapper, wrapper)
+            setattr(owner, name, wrapper)
         wrappers = connection.execute_wrappers
-        if hooks and self._publish not in wrappers:
-            wrappers.append(self._publish)
-        elif not hooks and self._publish in wrappers:
+        if self._publish is None:
+            return
+        if not hooks and self._publish in wrappers:
+            self._unpublished = True
             wrappers.remove(self._publish)
+        elif hooks and self._unpublished and self._publish not in wrappers:
+            wrappers.append(self._publish)
 
 
 def _paired_cost(

@@ -1,20 +1,26 @@
 """spanscope's cost per DB span in machine instructions (valgrind's callgrind), not time.
 
-    .venv/bin/python benchmarks/callgrind_instrument.py             # ~3-5 minutes
+    .venv/bin/python benchmarks/callgrind_instrument.py             # ~4-7 minutes
     .venv/bin/python benchmarks/callgrind_instrument.py --native    # the same phases, timed
 
 Timings of a few µs per span drown in the noise of a shared 2-core machine;
 instruction counts do not (deterministic to ~1 %).  One Django process (the
 books demo's N+1 and fixed views, as in ``bench_instrument.py``) runs under
-callgrind and alternates three modes, switched in place by
+callgrind and alternates four modes, switched in place by
 ``bench_instrument.SpanscopeSwitch``:
 
 - ``upstream``: OpenTelemetry's Django + sqlite3 instrumentation, one
   ``BatchSpanProcessor`` feeding the OTLP JSON-lines file exporter;
-- ``hooks``: the same plus spanscope's Django hooks (the execute wrapper that
-  publishes query parameters, the ORM relation wrappers);
-- ``spanscope``: the hooks plus spanscope's span processors and export path,
-  exactly as ``configurator.enrichment_pipeline`` builds them.
+- ``hooks``: the same plus spanscope's hooks: the ORM relation wrappers, and its
+  ``_populate_span`` in place of upstream's dbapi one, here in its plain form
+  (upstream's method, then the query's params left on the span);
+- ``upstream_store``: the hooks plus spanscope's span processors and export
+  path, exactly as ``configurator.enrichment_pipeline`` builds them: all of
+  spanscope's own work;
+- ``spanscope``: the same with the ``_populate_span`` spanscope installs over the
+  upstream release it was checked against, which also stores upstream's own
+  attributes without the SDK's per-value validation
+  (``spanscope.instrument.cursor_tracer``).
 
 After each switch one untimed request per view lets the interpreter
 re-specialise the code that uses the patched classes.  Each phase then runs a
@@ -28,7 +34,8 @@ allocations only.  Reported per DB span, the median over repetitions:
 - *request thread*: (spanscope N+1 request - upstream N+1 request) / DB spans
   per N+1 request -- what the application waits for; also taken on (N+1 -
   fixed) of each mode, which cancels what is paid per request rather than per
-  span, and split into the hooks and the processors;
+  span, and split into spanscope's own work (the hooks, the processors) and
+  what its faster store of upstream's attributes saves;
 - *exporter thread*: the same difference for the export of those requests'
   spans (attributes made, encoded, written);
 - upstream's own instructions per DB span on both threads, for scale.
@@ -56,7 +63,7 @@ from typing import Any
 
 import bench_instrument as bench
 
-MODES = ("upstream", "hooks", "spanscope")
+MODES = ("upstream", "hooks", "upstream_store", "spanscope")
 VIEWS = ("books_n_plus_1", "books_fixed")
 MARK_FILE = "BENCH_MARKS"
 
@@ -85,7 +92,12 @@ def child(requests: int, repetitions: int, warmup: int, marks_path: str, traces_
         os.getppid()
 
     def set_mode(mode: str) -> None:
-        switch.set(mode == "spanscope", connection, hooks=mode != "upstream")
+        switch.set(
+            mode in ("spanscope", "upstream_store"),
+            connection,
+            hooks=mode != "upstream",
+            fast_store=mode == "spanscope",
+        )
 
     from django.test.utils import CaptureQueriesContext
 
@@ -230,8 +242,16 @@ def report(
         f"  {'':<46}{'N+1 / spans':>12}{'(N+1 - fixed)':>16}",
         "request thread (what the application waits for):",
         row("spanscope over upstream", request),
-        row("  of which the Django hooks", per_span("requests", "hooks", "upstream")),
-        row("  of which the span processors", per_span("requests", "spanscope", "hooks")),
+        row(
+            "  spanscope's own work (upstream's store)",
+            per_span("requests", "upstream_store", "upstream"),
+        ),
+        row("    of which the hooks", per_span("requests", "hooks", "upstream")),
+        row("    of which the span processors", per_span("requests", "upstream_store", "hooks")),
+        row(
+            "  its faster store of upstream's attributes",
+            per_span("requests", "spanscope", "upstream_store"),
+        ),
         f"  upstream's own per DB span{'':<23}{own('requests'):>24,.0f}",
         f"  spanscope's added share{'':<26}{request[1] / own('requests'):>24.1%}",
         "exporter (attributes made, encoded and written):",

@@ -38,6 +38,8 @@ BOOKS_ENDPOINT = "GET books/"
 FIXED_ENDPOINT = "GET books/fixed/"
 VIEWS_FILE = DEMO_PROJECT_DIR / "inventory" / "views.py"
 RELATIONS = ["author", "publisher"]
+# Authors and publishers `manage.py seed_books` creates (its AUTHORS and PUBLISHERS).
+RELATED_ROWS = {"author": 20, "publisher": 10}
 
 
 # --- running the demo ------------------------------------------------------------------
@@ -203,6 +205,23 @@ def test_n_plus_one_request_runs_one_query_per_lookup(demo: DemoRun) -> None:
     # 1 list query + one author and one publisher lookup per book (PostgreSQL may add
     # connection set-up queries, never fewer).
     assert queries >= 1 + 2 * BOOKS
+
+
+@pytest.mark.parametrize("relation", RELATIONS)
+def test_each_lazy_load_carries_the_keyed_hash_of_its_parameters(
+    demo: DemoRun, relation: str
+) -> None:
+    request = demo.files.server_spans("books/")[0]
+    table = f'"inventory_{relation}"'
+    hashes = [
+        s.attributes.get("spanscope.db.params_hash")
+        for s in demo.files.in_trace(request.trace_id)
+        if s.is_db and table in (s.statement or "") and "inventory_book" not in (s.statement or "")
+    ]
+    assert len(hashes) == BOOKS
+    assert all(isinstance(h, str) and len(h) == 16 for h in hashes), hashes[:3]
+    # One hash per related row: the same id gives the same hash, another id another.
+    assert len(set(hashes)) == RELATED_ROWS[relation]
 
 
 # --- the analysis ----------------------------------------------------------------------

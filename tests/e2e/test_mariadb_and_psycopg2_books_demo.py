@@ -25,6 +25,8 @@ BOOKS = 1000  # what `manage.py seed_books` creates
 BOOKS_REQUESTS = 2
 PLAN = [("books/", BOOKS_REQUESTS), ("books/fixed/", 1)]
 RELATIONS = ["author", "publisher"]
+# Authors and publishers `manage.py seed_books` creates (its AUTHORS and PUBLISHERS).
+RELATED_ROWS = {"author": 20, "publisher": 10}
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,18 @@ def test_statements_are_parameterized_not_literal(run: DriverRun, relation: str)
     # 1,000 different ids, one statement text: the id is a placeholder, never a value.
     assert len(statements) == 1
     assert run.driver.placeholder in next(iter(statements))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("relation", RELATIONS)
+def test_each_lazy_load_carries_the_keyed_hash_of_its_parameters(
+    run: DriverRun, relation: str
+) -> None:
+    spans = run.lookups(run.db_spans_of("books/")[0], relation)
+    hashes = [s.attributes.get("spanscope.db.params_hash") for s in spans]
+    assert all(isinstance(h, str) and len(h) == 16 for h in hashes), hashes[:3]
+    # One hash per related row: the same id gives the same hash, another id another.
+    related = RELATED_ROWS[relation]
+    assert len(set(hashes)) == related < len(spans)
 
 
 @pytest.mark.parametrize("relation", RELATIONS)

@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Tracer
 from spanscope.instrument.configurator import enrichment_pipeline
+from spanscope.instrument.cursor_tracer import leaving_params
 from spanscope.instrument.deferred import (
     Enricher,
     EnrichingSpanExporter,
@@ -27,6 +28,21 @@ HASHER = ParamsHasher(b"test key")
 AUTHOR = Relation("inventory.Book.author", "forward_fk", "author")
 
 
+def _upstream_populate_span(self: object, span: object, cursor: object, *args: object) -> None:
+    """Stands for upstream's CursorTracer._populate_span, which sets db.* attributes."""
+
+
+# What spanscope installs on upstream's CursorTracer: the span keeps its params.
+populate_span = leaving_params(_upstream_populate_span)
+
+
+def query(tracer: Tracer, params: object) -> None:
+    """One DB span as the dbapi instrumentation makes it: started, populated, ended."""
+    span = tracer.start_span("SELECT")
+    populate_span(None, span, None, "SELECT * FROM book WHERE id = %s", params)
+    span.end()
+
+
 def run_queries(
     processor: SpanProcessor,
     exporter: SpanExporter,
@@ -40,11 +56,7 @@ def run_queries(
     relation = current_relation.set((AUTHOR, None))
     try:
         for value in params:
-            token = current_params.set(value)
-            try:
-                tracer.start_span("SELECT").end()
-            finally:
-                current_params.reset(token)
+            query(tracer, value)
     finally:
         current_relation.reset(relation)
 
@@ -136,6 +148,23 @@ def test_a_failing_hash_never_stops_the_export() -> None:
     assert HASH not in (span.attributes or {})
 
 
+def test_parameters_published_by_the_fallback_execute_wrapper_are_hashed_too() -> None:
+    # Without the cursor-tracer hook, Django's execute wrapper publishes them
+    # in a context variable that on_start reads.
+    recorder = Recorder()
+    processor, exporter = deferred(recorder)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    token = current_params.set((5,))
+    try:
+        provider.get_tracer("opentelemetry.instrumentation.sqlite3").start_span("SELECT").end()
+    finally:
+        current_params.reset(token)
+
+    assert recorder.seen[0][HASH] == HASHER((5,))
+
+
 def test_two_exporters_of_one_pipeline_both_see_the_attributes() -> None:
     first, second = Recorder(), Recorder()
     enricher = Enricher(Enrichment(HASHER, capture_params=False))
@@ -144,11 +173,7 @@ def test_two_exporters_of_one_pipeline_both_see_the_attributes() -> None:
     provider.add_span_processor(SimpleSpanProcessor(EnrichingSpanExporter(first, enricher)))
     provider.add_span_processor(SimpleSpanProcessor(EnrichingSpanExporter(second, enricher)))
     tracer = provider.get_tracer("opentelemetry.instrumentation.sqlite3")
-    token = current_params.set((3,))
-    try:
-        tracer.start_span("SELECT").end()
-    finally:
-        current_params.reset(token)
+    query(tracer, (3,))
 
     assert first.seen == second.seen
     assert first.seen[0][HASH] == HASHER((3,))
@@ -164,12 +189,8 @@ def test_what_a_span_captured_goes_with_the_span_when_it_is_never_exported() -> 
     tracer = provider.get_tracer("opentelemetry.instrumentation.sqlite3")
     params = Params([1])
     watch = weakref.ref(params)
-    token = current_params.set(params)
-    try:
-        tracer.start_span("SELECT").end()
-    finally:
-        current_params.reset(token)
-    del params, token
+    query(tracer, params)
+    del params
     gc.collect()
 
     assert watch() is None

@@ -10,9 +10,10 @@ from conftest import TracedDjango
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from spanscope.instrument import query_params
+from spanscope.instrument.cursor_tracer import leaving_params
+from spanscope.instrument.deferred import Enrichment
 from spanscope.instrument.processor import SpanscopeSpanProcessor
-from spanscope.instrument.query_params import ParamsHasher, current_params, key_from_env
+from spanscope.instrument.query_params import ParamsHasher, key_from_env
 
 HASH = "spanscope.db.params_hash"
 
@@ -73,23 +74,26 @@ def test_parameter_values_are_never_recorded_by_default(
     assert all(secret not in str(value) for value in attributes.values())
 
 
-def _sqlite_span(processor: SpanscopeSpanProcessor, params: object) -> dict[str, object]:
+def _populated_by_upstream(self: object, span: object, cursor: object, *args: object) -> None:
+    """Stands for upstream's CursorTracer._populate_span."""
+
+
+def _sqlite_span(processor: SpanscopeSpanProcessor, *args: object) -> dict[str, object]:
+    """A DB span started, populated with DB-API call arguments ``args`` as the dbapi instrumentation does, ended."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(processor)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    token = current_params.set(params)
-    try:
-        provider.get_tracer("opentelemetry.instrumentation.sqlite3").start_span("SELECT").end()
-    finally:
-        current_params.reset(token)
+    span = provider.get_tracer("opentelemetry.instrumentation.sqlite3").start_span("SELECT")
+    leaving_params(_populated_by_upstream)(None, span, None, *args)
+    span.end()
     return dict(exporter.get_finished_spans()[0].attributes or {})
 
 
 def test_values_are_recorded_only_on_explicit_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPANSCOPE_CAPTURE_PARAMS", "1")
 
-    attributes = _sqlite_span(SpanscopeSpanProcessor(), ("reader@example.org", 7))
+    attributes = _sqlite_span(SpanscopeSpanProcessor(), "SELECT", ("reader@example.org", 7))
 
     assert attributes["db.query.parameter.0"] == "'reader@example.org'"
     assert attributes["db.query.parameter.1"] == "7"
@@ -98,16 +102,30 @@ def test_values_are_recorded_only_on_explicit_opt_in(monkeypatch: pytest.MonkeyP
 def test_hash_can_be_switched_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPANSCOPE_PARAMS_HASH", "0")
 
-    attributes = _sqlite_span(SpanscopeSpanProcessor(), (1,))
+    attributes = _sqlite_span(SpanscopeSpanProcessor(), "SELECT", (1,))
 
     assert HASH not in attributes
     assert attributes["spanscope.layer"] == "db"
 
 
 def test_spans_outside_a_query_call_get_no_hash() -> None:
-    attributes = _sqlite_span(SpanscopeSpanProcessor(), query_params.no_params())
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SpanscopeSpanProcessor())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
 
-    assert HASH not in attributes
+    provider.get_tracer("opentelemetry.instrumentation.sqlite3").start_span("SELECT").end()
+
+    assert HASH not in (exporter.get_finished_spans()[0].attributes or {})
+
+
+def test_a_query_without_parameters_is_hashed_as_django_passes_it() -> None:
+    # Django calls cursor.execute(sql) with no params argument when it has none;
+    # its own execute wrappers see params=None.
+    hasher = ParamsHasher(b"test key")
+    processor = SpanscopeSpanProcessor(enrichment=Enrichment(hasher, capture_params=False))
+
+    assert _sqlite_span(processor, "SELECT 1")[HASH] == hasher(None)
 
 
 def test_configured_key_makes_hashes_comparable_across_processes() -> None:
@@ -130,7 +148,7 @@ def test_overlong_key_is_accepted() -> None:
     assert ParamsHasher(key)((1,)) == ParamsHasher(key)((1,))
 
 
-_WRAPPED_PROBE = """
+_HOOK_PROBE = """
 import django
 from django.conf import settings
 settings.configure(DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}})
@@ -139,18 +157,62 @@ from spanscope.instrument import layers, query_params
 from django.db import connection
 layers.install()
 connection.ensure_connection()
-print(query_params.publish_params in connection.execute_wrappers)
+print(query_params.installed_hook(), query_params.publish_params in connection.execute_wrappers)
 """
 
 
-def _wraps_queries(**env: str) -> bool:
-    out = run_python(_WRAPPED_PROBE, ("OTEL_", "SPANSCOPE_"), **env).stdout
-    return out.strip().splitlines()[-1] == "True"
+def _hook(**env: str) -> str:
+    return run_python(_HOOK_PROBE, ("OTEL_", "SPANSCOPE_"), **env).stdout.strip().splitlines()[-1]
 
 
-def test_queries_are_wrapped_only_when_the_parameters_are_used() -> None:
-    # The hash is on by default; values are recorded only on opt-in.
-    assert _wraps_queries()
-    assert _wraps_queries(SPANSCOPE_PARAMS_HASH="0", SPANSCOPE_CAPTURE_PARAMS="1")
-    # Neither: nothing would read them, so no query pays for publishing them.
-    assert not _wraps_queries(SPANSCOPE_PARAMS_HASH="0")
+def test_parameters_reach_the_span_through_upstreams_cursor_tracer() -> None:
+    # The hash is on by default; values are recorded only on opt-in.  Neither
+    # needs a Django execute wrapper: no per-query partial, call and context switch.
+    assert _hook() == "cursor tracer False"
+    assert _hook(SPANSCOPE_PARAMS_HASH="0", SPANSCOPE_CAPTURE_PARAMS="1") == "cursor tracer False"
+
+
+def test_nothing_is_hooked_when_the_parameters_are_not_used() -> None:
+    assert _hook(SPANSCOPE_PARAMS_HASH="0") == "None False"
+
+
+# A real traced SQLite query through Django, with upstream's _populate_span
+# replaced by one whose signature spanscope does not know.
+_FALLBACK_PROBE = """
+import django
+from django.conf import settings
+settings.configure(DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}})
+from opentelemetry.instrumentation import dbapi
+from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from spanscope.instrument import layers, query_params
+from spanscope.instrument.processor import SpanscopeSpanProcessor
+
+upstream = dbapi.CursorTracer._populate_span
+def _populate_span(self, span, cursor, *args, **future_options):
+    return upstream(self, span, cursor, *args)
+dbapi.CursorTracer._populate_span = _populate_span
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SpanscopeSpanProcessor())
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+SQLite3Instrumentor().instrument(tracer_provider=provider)
+layers.install(provider)
+django.setup()
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("SELECT %s", [1])
+    cursor.execute("SELECT %s", [1])
+    cursor.execute("SELECT %s", [2])
+hashes = [s.attributes.get("spanscope.db.params_hash") for s in exporter.get_finished_spans()]
+print(query_params.installed_hook(), hashes[0] == hashes[1] != hashes[2], None not in hashes)
+"""
+
+
+def test_an_unknown_cursor_tracer_falls_back_to_a_django_execute_wrapper() -> None:
+    out = run_python(_FALLBACK_PROBE, ("OTEL_", "SPANSCOPE_")).stdout.strip().splitlines()[-1]
+
+    assert out == "execute wrapper True True"

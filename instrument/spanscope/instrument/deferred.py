@@ -11,8 +11,9 @@ So ``on_start`` (:class:`~spanscope.instrument.processor.SpanCapture`) keeps
 only what must be captured while the query runs -- the application frame found
 by the stack walk, raw (code object, instruction offset: its line and function
 name are worked out here, see :func:`spanscope.instrument.code_location.resolve`),
-the current ORM relation, the query parameters -- as one tuple left on the
-span's attribute store, and :class:`EnrichingSpanExporter`, which the
+the current ORM relation -- as one tuple left on the span's attribute store
+(the query parameters are left beside it by the hook in
+:mod:`spanscope.instrument.query_params`), and :class:`EnrichingSpanExporter`, which the
 configurator puts in front of every exporter, turns a whole export batch's
 tuples into attributes (hashing the parameters) just before the wrapped
 exporter encodes them.
@@ -58,6 +59,7 @@ from spanscope.instrument.relation_context import Relation
 _logger = logging.getLogger(__name__)
 
 _NO_PARAMS = query_params.no_params()
+PARAMS_ATTRIBUTE = query_params.PARAMS_ATTRIBUTE
 
 
 # What ``on_start`` captured for one span: (layer, raw code location, ORM relation,
@@ -143,14 +145,18 @@ class Enrichment:
         out.update(self._extra(params) or {})
         return out
 
-    def store(self, captured: Captured, span: ReadableSpan) -> None:
+    def store(self, captured: Captured, span: ReadableSpan, params: object = _NO_PARAMS) -> None:
         """Store the attributes ``captured`` stands for on the ended ``span``.
 
-        Written into the dict behind the span's ``BoundedAttributes`` (it is
-        immutable once the span has ended), within its count limit; a span
-        whose store is something else is left as it is.
+        ``params``: the query parameters the cursor-tracer hook left on the span
+        (:data:`~spanscope.instrument.query_params.PARAMS_ATTRIBUTE`), which take
+        the place of the captured ones.  Written into the dict behind the span's
+        ``BoundedAttributes`` (it is immutable once the span has ended), within
+        its count limit; a span whose store is something else is left as it is.
         """
-        layer, raw_location, relation, params = captured
+        layer, raw_location, relation, captured_params = captured
+        if params is _NO_PARAMS:
+            params = captured_params
         store: Any = span._attributes
         target = getattr(store, "_dict", None)
         if type(target) is not dict:
@@ -166,19 +172,40 @@ class Enrichment:
             extra: dict[str, AttributeValue] | None = {attributes.DB_PARAMS_HASH: hasher(params)}
         else:
             extra = self._extra(params)
-        maxlen = getattr(store, "maxlen", None)
-        if maxlen is None or len(target) + len(group) + len(extra or ()) <= maxlen:
-            # Within the count limit (the usual case): no per-attribute check.
-            target.update(group)
-            if extra:
-                target.update(extra)
+        _store_within_limit(store, target, group, extra)
+
+    def store_params(self, span: ReadableSpan) -> None:
+        """Store the attributes of the parameters the cursor-tracer hook left on the ended ``span``."""
+        state = getattr(span._attributes, "__dict__", None)
+        if state is None:
             return
-        for values in (group, extra or {}):
-            for key, value in values.items():
-                if len(target) >= maxlen and key not in target:
-                    store.dropped += 1
-                    continue
-                target[key] = value
+        params = state.pop(query_params.PARAMS_ATTRIBUTE, _NO_PARAMS)
+        extra = self._extra(params)
+        target = getattr(span._attributes, "_dict", None)
+        if extra and type(target) is dict:
+            _store_within_limit(span._attributes, target, extra, None)
+
+
+def _store_within_limit(
+    store: Any,
+    target: dict[str, AttributeValue],
+    values: dict[str, AttributeValue],
+    more: dict[str, AttributeValue] | None,
+) -> None:
+    """``target.update(values); target.update(more)`` within ``store``'s attribute count limit."""
+    maxlen = getattr(store, "maxlen", None)
+    if maxlen is None or len(target) + len(values) + len(more or ()) <= maxlen:
+        # Within the count limit (the usual case): no per-attribute check.
+        target.update(values)
+        if more:
+            target.update(more)
+        return
+    for group in (values, more or {}):
+        for key, value in group.items():
+            if len(target) >= maxlen and key not in target:
+                store.dropped += 1
+                continue
+            target[key] = value
 
 
 class Enricher:
@@ -197,9 +224,10 @@ class Enricher:
             for span in spans:
                 try:
                     # take_captured, inline: one Python call less per span.
-                    captured = span._attributes.__dict__.pop(CAPTURED_ATTRIBUTE, None)
+                    state = span._attributes.__dict__
+                    captured = state.pop(CAPTURED_ATTRIBUTE, None)
                     if captured is not None:
-                        store(captured, span)
+                        store(captured, span, state.pop(PARAMS_ATTRIBUTE, _NO_PARAMS))
                 except Exception:  # this span goes out unenriched, the others do not
                     _logger.debug("spanscope could not enrich span %r", span, exc_info=True)
 

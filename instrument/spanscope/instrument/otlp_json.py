@@ -140,17 +140,22 @@ def _encode_pair(key: str, value: object) -> str:
     return text
 
 
-def key_values_json(attributes: Mapping[str, object]) -> str:
+def _joined_pairs(attributes: Mapping[str, object]) -> str:
+    """The ``KeyValue`` texts of ``attributes``, comma-separated, without the brackets."""
     get = _PAIR_CACHE.get
     try:
         # The hit path is one tuple and one dict lookup per attribute; every
         # other check waits for a miss (measured with callgrind: ~40 % less
         # per cached attribute than checking first).  A miss is never an empty
         # string, so ``or`` tells a hit from a miss.
-        parts = [get((k, type(v), v)) or _encode_pair(k, v) for k, v in attributes.items()]
+        return ",".join([get((k, type(v), v)) or _encode_pair(k, v) for k, v in attributes.items()])
     except TypeError:  # an unhashable value (a subclass with __eq__ and no __hash__)
-        parts = [_key_value_json(k, v) for k, v in attributes.items()]
-    return "[" + ",".join(parts) + "]"
+        return ",".join([_key_value_json(k, v) for k, v in attributes.items()])
+
+
+def key_values_json(attributes: Mapping[str, object]) -> str:
+    """``attributes`` as an OTLP/JSON ``KeyValue`` array."""
+    return "[" + _joined_pairs(attributes) + "]"
 
 
 def _attribute_dict(span: ReadableSpan) -> Mapping[str, object]:
@@ -209,47 +214,52 @@ def _status_json(span: ReadableSpan) -> str:
     return "{" + ",".join(parts) + "}"
 
 
-def span_json(span: ReadableSpan) -> str:
-    """One span as OTLP/JSON ``Span`` text."""
+def _append_span(span: ReadableSpan, out: list[str]) -> None:
+    """Append one span's OTLP/JSON ``Span`` text to ``out``, in pieces.
+
+    Pieces, joined once per batch by :func:`encode_line`: chaining ``+`` copies
+    the text built so far at every step, and a batch's text was copied again at
+    each level of nesting around it (scope, resource, line) -- with spanscope's
+    attributes on every DB span, copying was ~7,600 of the ~47,000 instructions
+    per span that enriching and encoding added (callgrind, N+1 books view).
+    """
     context = span.context
     parent = span.parent
-    out = (
+    parent_id = f"{parent.span_id:016x}" if parent is not None else ""
+    # The SDK's SpanKind counts from INTERNAL=0; OTLP reserves 0 for UNSPECIFIED.
+    out.append(
         f'{{"traceId":"{context.trace_id:032x}","spanId":"{context.span_id:016x}"'
-        + _trace_state_json(context)
-        + (
-            f',"parentSpanId":"{parent.span_id:016x}"'
-            if parent is not None
-            else ',"parentSpanId":""'
-        )
-        + ',"flags":'
-        + str(_flags(parent))
-        + ',"name":'
-        + _quote(span.name)
-        # The SDK's SpanKind counts from INTERNAL=0; OTLP reserves 0 for UNSPECIFIED.
-        + ',"kind":'
-        + str(span.kind.value + 1)
-        + ',"startTimeUnixNano":"'
-        + str(span.start_time or 0)
-        + '","endTimeUnixNano":"'
-        + str(span.end_time or 0)
-        + '"'
+        f'{_trace_state_json(context)},"parentSpanId":"{parent_id}"'
+        f',"flags":{_flags(parent)},"name":{_quote(span.name)},"kind":{span.kind.value + 1}'
+        f',"startTimeUnixNano":"{span.start_time or 0}","endTimeUnixNano":"{span.end_time or 0}"'
     )
     attributes = _attribute_dict(span)
     if attributes:
-        out += ',"attributes":' + key_values_json(attributes)
+        out.append(',"attributes":[')
+        out.append(_joined_pairs(attributes))
+        out.append("]")
     if span.dropped_attributes:
-        out += ',"droppedAttributesCount":' + str(span.dropped_attributes)
+        out.append(',"droppedAttributesCount":' + str(span.dropped_attributes))
     events = span.events
     if events:
-        out += ',"events":[' + ",".join(_event_json(event) for event in events) + "]"
+        out.append(',"events":[' + ",".join(_event_json(event) for event in events) + "]")
     if span.dropped_events:
-        out += ',"droppedEventsCount":' + str(span.dropped_events)
+        out.append(',"droppedEventsCount":' + str(span.dropped_events))
     links = span.links
     if links:
-        out += ',"links":[' + ",".join(_link_json(link) for link in links) + "]"
+        out.append(',"links":[' + ",".join(_link_json(link) for link in links) + "]")
     if span.dropped_links:
-        out += ',"droppedLinksCount":' + str(span.dropped_links)
-    return out + ',"status":' + _status_json(span) + "}"
+        out.append(',"droppedLinksCount":' + str(span.dropped_links))
+    out.append(',"status":')
+    out.append(_status_json(span))
+    out.append("}")
+
+
+def span_json(span: ReadableSpan) -> str:
+    """One span as OTLP/JSON ``Span`` text."""
+    out: list[str] = []
+    _append_span(span, out)
+    return "".join(out)
 
 
 def _resource_json(resource: Resource) -> str:
@@ -279,13 +289,15 @@ def encode_line(spans: Sequence[ReadableSpan]) -> bytes:
     """One export batch as one newline-terminated UTF-8 ``TracesData`` line.
 
     Spans are grouped by resource, then by instrumentation scope, keeping the
-    order in which each group first appears.
+    order in which each group first appears.  The line is built as one list of
+    pieces and joined once (see :func:`_append_span`).
     """
     # Keyed by identity: all spans of one TracerProvider share its Resource
     # object and each tracer's scope object, while Resource.__hash__ serialises
     # every attribute on each call.
     groups: dict[
-        int, tuple[Resource, dict[int, tuple[InstrumentationScope | None, list[str]]]]
+        int,
+        tuple[Resource, dict[int, tuple[InstrumentationScope | None, list[ReadableSpan]]]],
     ] = {}
     for span in spans:
         resource = span.resource
@@ -296,28 +308,24 @@ def encode_line(spans: Sequence[ReadableSpan]) -> bytes:
         bucket = group[1].get(id(scope))
         if bucket is None:
             bucket = group[1][id(scope)] = (scope, [])
-        bucket[1].append(span_json(span))
-    resource_spans = []
-    for resource, scopes in groups.values():
-        scope_spans = [
-            '{"scope":'
-            + _scope_json(scope)
-            + ',"spans":['
-            + ",".join(encoded)
-            + "]"
-            + _schema_url_json(scope.schema_url if scope is not None else None)
-            + "}"
-            for scope, encoded in scopes.values()
-        ]
-        resource_spans.append(
-            '{"resource":'
-            + _resource_json(resource)
-            + ',"scopeSpans":['
-            + ",".join(scope_spans)
-            + "]"
-            + _schema_url_json(resource.schema_url)
-            + "}"
-        )
-    text = '{"resourceSpans":[' + ",".join(resource_spans) + "]}\n"
+        bucket[1].append(span)
+    out = ['{"resourceSpans":[']
+    for resource_index, (resource, scopes) in enumerate(groups.values()):
+        if resource_index:
+            out.append(",")
+        out.append('{"resource":' + _resource_json(resource) + ',"scopeSpans":[')
+        for scope_index, (scope, scope_spans) in enumerate(scopes.values()):
+            if scope_index:
+                out.append(",")
+            out.append('{"scope":' + _scope_json(scope) + ',"spans":[')
+            for span_index, span in enumerate(scope_spans):
+                if span_index:
+                    out.append(",")
+                _append_span(span, out)
+            out.append(
+                "]" + _schema_url_json(scope.schema_url if scope is not None else None) + "}"
+            )
+        out.append("]" + _schema_url_json(resource.schema_url) + "}")
+    out.append("]}\n")
     # A lone surrogate in some attribute must not lose the whole batch.
-    return text.encode("utf-8", "replace")
+    return "".join(out).encode("utf-8", "replace")

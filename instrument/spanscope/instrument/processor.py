@@ -26,7 +26,11 @@ is reused after an identity check (no property call, no string hash), the
 location is the frame a lazy load published when that is application code
 (:data:`~spanscope.instrument.relation_context.Published`) or else captured raw
 by a stack walk (:meth:`CodeLocator.locate_caller`), and the capture
-is one tuple stored with one attribute assignment.  Spans of instrumentations
+is one tuple stored with one attribute assignment.  A query's parameters are
+not read here: they reach the span after it has started, left on it by
+spanscope's ``_populate_span`` (:mod:`spanscope.instrument.cursor_tracer`),
+unless that could not be installed and a Django execute wrapper publishes them
+(:data:`~spanscope.instrument.query_params.current_params`).  Spans of instrumentations
 not in the registry return after one dict lookup.  Costs:
 ``benchmarks/callgrind_instrument.py`` and ``benchmarks/bench_instrument.py``.
 """
@@ -181,7 +185,9 @@ class SpanscopeSpanProcessor(SpanProcessor):
     """Adds ``code.*``, ``spanscope.orm.*``, ``spanscope.db.params_hash`` and ``spanscope.layer``.
 
     A processor on its own, for a pipeline spanscope's configurator did not
-    build: the attributes are on the span when ``on_start`` returns.  Register
+    build: the attributes are on the span when ``on_start`` returns, but for the
+    parameter hash, added in ``on_end`` (the parameters reach the span after it
+    has started, see :mod:`spanscope.instrument.query_params`).  Register
     it before any exporting processor (processors run in order, and an exporter
     only sees what was set by then).  It never raises: a failure is logged at
     debug level and the span goes out unenriched.
@@ -212,7 +218,13 @@ class SpanscopeSpanProcessor(SpanProcessor):
             _logger.debug("spanscope could not enrich span %r", span, exc_info=True)
 
     def on_end(self, span: ReadableSpan) -> None:
-        return None
+        # The cursor-tracer hook leaves a query's parameters on its span after
+        # on_start (spanscope.instrument.query_params): their hash is added here,
+        # before the exporting processors registered after this one see the span.
+        try:
+            self._enrichment.store_params(span)
+        except Exception:  # never let enrichment break the host application
+            _logger.debug("spanscope could not enrich span %r", span, exc_info=True)
 
     def shutdown(self) -> None:
         return None

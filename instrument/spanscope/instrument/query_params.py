@@ -1,12 +1,14 @@
 """The parameters of the query being executed right now, and their keyed hash.
 
-Django passes every query through ``connection.execute_wrappers`` (a documented
-hook) just before the DB-API cursor call that the OpenTelemetry DB
-instrumentations wrap, so a wrapper sees ``sql`` and ``params`` and runs
-*around* the DB span's start.  :func:`install` appends one such wrapper to each
-connection (through the ``connection_created`` signal); it only publishes the
-params object in :data:`current_params` -- no copy, no hashing -- and the span
-processor hashes it when, and only when, a DB span is actually recorded.
+The parameters reach their DB span through spanscope's replacement of upstream's
+``CursorTracer._populate_span`` (:mod:`spanscope.instrument.cursor_tracer`),
+which leaves the params object on the span's attribute store
+(:data:`PARAMS_ATTRIBUTE`: no copy, no hashing); the exporter side hashes it
+when, and only when, the span is exported (:mod:`spanscope.instrument.deferred`).
+When that method cannot be replaced (no dbapi instrumentation, or a signature
+spanscope does not know), a Django execute wrapper (``connection.execute_wrappers``,
+a documented hook) publishes them in :data:`current_params` around the DB-API
+call instead, and the span processor reads them when the span starts.
 
 Why keyed BLAKE2b rather than HMAC-SHA256: both are keyed MACs (BLAKE2's keyed
 mode is specified as one in RFC 7693), but through OpenSSL 3, Python's
@@ -29,9 +31,9 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Literal
 
-from spanscope.instrument import attributes
+from spanscope.instrument import attributes, cursor_tracer
 from spanscope.instrument.settings import (
     SPANSCOPE_CAPTURE_PARAMS,
     SPANSCOPE_PARAMS_HASH,
@@ -43,7 +45,12 @@ _logger = logging.getLogger(__name__)
 
 _NO_PARAMS = object()
 
-# The parameters of the query whose DB-API call is running in this context.
+# Where the cursor-tracer hook leaves a DB span's params: an attribute of the
+# span's attribute store, next to what on_start captured (spanscope.instrument.deferred).
+PARAMS_ATTRIBUTE = "_spanscope_params"
+
+# The parameters of the query whose DB-API call is running in this context
+# (published only by the fallback execute wrapper).
 current_params: ContextVar[object] = ContextVar("spanscope_query_params", default=_NO_PARAMS)
 
 HASH_BYTES = 8  # 16 hex digits: collisions among one request's queries are negligible
@@ -95,7 +102,7 @@ def capture_enabled(environ: Mapping[str, str] | None = None) -> bool:
     return env_flag(SPANSCOPE_CAPTURE_PARAMS, False, environ)
 
 
-# --- the Django hook --------------------------------------------------------------
+# --- the fallback: a Django execute wrapper ----------------------------------------------
 
 
 def publish_params(
@@ -119,24 +126,37 @@ def _add_wrapper(sender: object, connection: Any, **kwargs: object) -> None:
 
 
 _lock = threading.Lock()
-_installed = False
+Hook = Literal["cursor tracer", "execute wrapper"]
+_installed: Hook | None = None
+
+
+def installed_hook() -> Hook | None:
+    """Which hook hands DB spans their query parameters, if any."""
+    return _installed
 
 
 def install(environ: Mapping[str, str] | None = None) -> bool:
-    """Publish the parameters of every Django query.  Idempotent; never raises.
+    """Hand every DB span its query's parameters.  Idempotent; never raises.
 
-    Each connection is wrapped when Django opens it (``connection_created``),
-    so this may, and should, run before the first query; connecting the signal
-    needs no configured settings.  With neither the hash nor the values asked
-    for (``SPANSCOPE_PARAMS_HASH=0``, ``SPANSCOPE_CAPTURE_PARAMS`` unset) nothing
-    would read them, and nothing is wrapped: the wrapper is a Python call and a
-    context-variable set and reset on every query.
+    spanscope's ``_populate_span`` when upstream's dbapi instrumentation is as
+    expected (installed even when the parameters are not wanted, for its faster
+    attribute store), else a Django execute wrapper on each connection, added when Django opens
+    it (``connection_created``), so this may, and should, run before the first
+    query; neither needs configured settings.  With neither the hash nor the
+    values asked for (``SPANSCOPE_PARAMS_HASH=0``, ``SPANSCOPE_CAPTURE_PARAMS``
+    unset) nothing would read them, and no query carries them.
     """
     global _installed
-    if not (hashing_enabled(environ) or capture_enabled(environ)):
+    wanted = hashing_enabled(environ) or capture_enabled(environ)
+    # Installed with or without the params: its faster attribute store is worth it alone.
+    hooked = cursor_tracer.install(leave_params=wanted)
+    if not wanted:
         return True
     with _lock:
-        if _installed:
+        if _installed is not None:
+            return True
+        if hooked is not None and cursor_tracer.leaves_params():
+            _installed = "cursor tracer"
             return True
         try:
             from django.db.backends.signals import connection_created
@@ -144,5 +164,5 @@ def install(environ: Mapping[str, str] | None = None) -> bool:
             _logger.debug("spanscope: Django not importable, query parameters not hashed")
             return False
         connection_created.connect(_add_wrapper, weak=False, dispatch_uid="spanscope-params")
-        _installed = True
+        _installed = "execute wrapper"
         return True

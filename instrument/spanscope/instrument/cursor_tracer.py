@@ -1,0 +1,216 @@
+"""Where a DB span gets its ``db.*`` attributes: upstream's ``CursorTracer._populate_span``.
+
+Every OpenTelemetry instrumentation of a driver Django uses (sqlite3, psycopg,
+psycopg2, mysqlclient, PyMySQL) is built on ``opentelemetry.instrumentation.dbapi``,
+whose ``CursorTracer.traced_execution`` starts the DB span and then calls
+``self._populate_span(span, cursor, *args)`` with the DB-API call's arguments,
+``(sql, params)``.  spanscope hooks that one method, for two reasons:
+
+- **The query's parameters reach their span here**, with no per-query hook
+  elsewhere: the span is in hand, so the params object is left on the span's
+  attribute store (:data:`~spanscope.instrument.query_params.PARAMS_ATTRIBUTE`:
+  no copy, no hashing), and the exporter side hashes it when, and only when, the
+  span is exported.  The alternative, a Django execute wrapper publishing them
+  in a context variable for ``on_start`` to read, costs every query a
+  ``functools.partial``, a Python call and a context-variable set and reset.
+- **Upstream's own attribute writes are the most expensive step of a DB span's
+  start**: ``span.set_attributes`` takes the span's lock and the store's, and
+  runs each value through ``_clean_attribute_value``'s chain of ``isinstance``
+  checks against ``collections.abc`` classes -- ~10 µs per query on the 2-core
+  development machine in a tight loop.  The values are three strings upstream
+  has just made (system, database name, statement), which that validation cannot
+  change unless a value-length or attribute-count limit applies, exactly the case
+  :func:`spanscope.instrument.span_attributes.add_attributes` already proves for
+  spanscope's own attributes.  So the replacement runs upstream's statements, with
+  upstream's own helper functions, and stores that dict with ``add_attributes``.
+
+Because ``_populate_span`` is private, the replacement is installed only over
+the exact code it copies: the names, constants and locals of upstream's
+function must be the ones recorded in :data:`_UPSTREAM_FINGERPRINT` (those of
+``opentelemetry-instrumentation-dbapi`` 0.66b1, recorded by the tests).  Any other version
+gets a plain wrapper instead -- upstream's method, then the params left on the
+span -- and a signature it does not know gets nothing (then
+:mod:`spanscope.instrument.query_params` falls back to Django's execute
+wrappers).  A change upstream can therefore cost speed, never attributes.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, Literal
+
+from spanscope.instrument.span_attributes import attribute_store, fast_path_applies
+
+_logger = logging.getLogger(__name__)
+
+_PATCHED = "__spanscope_patched__"
+# CursorTracer._populate_span's parameters in every release spanscope supports.
+_POPULATE_PARAMETERS = ("self", "span", "cursor", "args")
+
+# What upstream's _populate_span is made of, for the releases the fast replacement
+# copies: (co_names, co_consts, co_varnames).  Independent of the Python version.
+_UPSTREAM_FINGERPRINT = (
+    (
+        "is_recording",
+        "get_statement",
+        "_db_api_integration",
+        "_sem_conv_opt_in_mode_db",
+        "_set_db_system",
+        "database_system",
+        "_set_db_name",
+        "database",
+        "_set_db_statement",
+        "set_attributes",
+        "span_attributes",
+        "items",
+        "set_attribute",
+        "capture_parameters",
+        "len",
+        "str",
+    ),
+    (None, 1, "db.statement.parameters"),
+    (
+        "self",
+        "span",
+        "cursor",
+        "args",
+        "statement",
+        "sem_conv_mode",
+        "span_attrs",
+        "attribute_key",
+        "attribute_value",
+    ),
+)
+
+Installed = Literal["fast", "wrapper"]
+
+
+def fingerprint(function: Callable[..., Any]) -> tuple[tuple[Any, ...], ...]:
+    code = function.__code__
+    return (code.co_names, code.co_consts, code.co_varnames)
+
+
+def _store(span: Any, span_attrs: dict[str, Any]) -> None:
+    """``span.set_attributes(span_attrs)``, without re-validating plain strings when provably equal."""
+    if fast_path_applies(span, len(span_attrs)) and all(
+        type(value) is str for value in span_attrs.values()
+    ):
+        target = attribute_store(span)
+        if target.keys().isdisjoint(span_attrs):
+            target.update(span_attrs)
+            return
+    span.set_attributes(span_attrs)
+
+
+def fast_populate_span(upstream: Callable[..., Any], leave_params: bool) -> Callable[..., Any]:
+    """Upstream's ``_populate_span`` statement for statement, with a faster store; see the module doc.
+
+    ``upstream`` is the original, whose module globals provide the semantic
+    convention helpers, so the attribute names follow the same
+    ``OTEL_SEMCONV_STABILITY_OPT_IN`` mode as upstream's.
+    """
+    helpers = upstream.__globals__
+    set_db_system = helpers["_set_db_system"]
+    set_db_name = helpers["_set_db_name"]
+    set_db_statement = helpers["_set_db_statement"]
+
+    @functools.wraps(upstream)
+    def _populate_span(self: Any, span: Any, cursor: Any, *args: Any) -> None:
+        if not span.is_recording():
+            return
+        statement = self.get_statement(cursor, args)
+        integration = self._db_api_integration
+        sem_conv_mode = integration._sem_conv_opt_in_mode_db
+        span_attrs: dict[str, Any] = {}
+        set_db_system(span_attrs, integration.database_system, sem_conv_mode)
+        set_db_name(span_attrs, integration.database, sem_conv_mode)
+        set_db_statement(span_attrs, statement, sem_conv_mode)
+        _store(span, span_attrs)
+        for attribute_key, attribute_value in integration.span_attributes.items():
+            span.set_attribute(attribute_key, attribute_value)
+        if integration.capture_parameters and len(args) > 1:
+            span.set_attribute("db.statement.parameters", str(args[1]))
+        if leave_params:
+            # try/except, not contextlib.suppress: free in 3.11 unless it raises,
+            # where suppress is a context manager's two calls per query.
+            try:  # noqa: SIM105
+                # Django passes no params argument for a query without them: None,
+                # as Django's own execute wrappers see it.
+                span._attributes._spanscope_params = args[1] if len(args) > 1 else None
+            except AttributeError:  # a recording span of another SDK: no hash
+                pass
+
+    return _populate_span
+
+
+def leaving_params(upstream: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a ``_populate_span`` spanscope does not know: upstream's, then the params left on the span."""
+
+    @functools.wraps(upstream)
+    def _populate_span(self: Any, span: Any, cursor: Any, *args: Any) -> Any:
+        result = upstream(self, span, cursor, *args)
+        try:  # noqa: SIM105 (see fast_populate_span)
+            span._attributes._spanscope_params = args[1] if len(args) > 1 else None
+        except AttributeError:  # a non-recording span has no attribute store
+            pass
+        return result
+
+    return _populate_span
+
+
+_lock = threading.Lock()
+_installed: Installed | None = None
+_leaves_params = False
+
+
+def installed() -> Installed | None:
+    """Which replacement of ``_populate_span`` is in place, if any."""
+    return _installed
+
+
+def leaves_params() -> bool:
+    """Whether the replacement in place leaves each query's params on its span."""
+    return _leaves_params
+
+
+def install(leave_params: bool) -> Installed | None:
+    """Replace ``dbapi.CursorTracer._populate_span``; what was installed, or None.  Never raises.
+
+    ``leave_params``: leave each query's params on its span (for the hash or the
+    recorded values).  Without it, only the fast replacement is worth installing.
+    The first call decides for the life of the process.
+    """
+    global _installed, _leaves_params
+    with _lock:
+        if _installed is not None:
+            return _installed
+        try:
+            from opentelemetry.instrumentation.dbapi import CursorTracer
+        except Exception:
+            _logger.debug("spanscope: no dbapi instrumentation, DB spans populated as they are")
+            return None
+        upstream = CursorTracer.__dict__.get("_populate_span")
+        if upstream is None or getattr(upstream, _PATCHED, False):
+            return None
+        parameters = inspect.signature(upstream).parameters
+        if (
+            tuple(parameters) != _POPULATE_PARAMETERS
+            or parameters["args"].kind is not inspect.Parameter.VAR_POSITIONAL
+        ):
+            _logger.debug("spanscope: unexpected CursorTracer._populate_span%s", parameters)
+            return None
+        replacement: Callable[..., Any]
+        if fingerprint(upstream) == _UPSTREAM_FINGERPRINT:
+            replacement, _installed = fast_populate_span(upstream, leave_params), "fast"
+        elif leave_params:
+            replacement, _installed = leaving_params(upstream), "wrapper"
+        else:
+            return None
+        setattr(replacement, _PATCHED, True)
+        CursorTracer._populate_span = replacement  # type: ignore[method-assign]
+        _leaves_params = leave_params
+        return _installed
