@@ -129,7 +129,13 @@ def child(requests: int, repetitions: int, warmup: int, marks_path: str, traces_
                 mark("export", mode=mode, view=view, repetition=repetition)
                 multi.force_flush()
                 mark("idle")
-    Path(marks_path).write_text(json.dumps({"db_spans": db_spans, "phases": marks}))
+    # Which _populate_span spanscope installed: the copy over a checked upstream
+    # release, or the plain wrapper (earlier versions, --baseline: none).
+    cursor_tracer = sys.modules.get("spanscope.instrument.cursor_tracer")
+    populate = cursor_tracer.installed() if cursor_tracer is not None else None
+    Path(marks_path).write_text(
+        json.dumps({"db_spans": db_spans, "phases": marks, "populate": populate})
+    )
     set_mode("spanscope")
 
 
@@ -156,7 +162,8 @@ def _totals(out_dir: Path) -> dict[int, dict[int, int]]:
 
 def _run_child(
     args: argparse.Namespace, tmp: Path, valgrind: bool
-) -> tuple[dict[str, int], list[dict[str, Any]]]:
+) -> tuple[dict[str, int], list[dict[str, Any]], str | None]:
+    """DB spans per request of each view, the phases, and which ``_populate_span`` ran."""
     database = tmp / "books.sqlite3"
     if not database.exists():
         bench.seed(database, args.books)
@@ -200,7 +207,7 @@ def _run_child(
         for phase, following in itertools.pairwise(phases):
             phase["main"] = following["thread_ns"] - phase["thread_ns"]
             phase["other"] = 0
-    return recorded["db_spans"], phases
+    return recorded["db_spans"], phases, recorded.get("populate")
 
 
 def _per_phase(phases: list[dict[str, Any]], requests: int) -> dict[tuple[str, str, str], float]:
@@ -296,12 +303,13 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="spanscope-callgrind-") as name:
         tmp = Path(name)
         started = time.monotonic()
-        db_spans, phases = _run_child(args, tmp, valgrind=not args.native)
+        db_spans, phases, populate = _run_child(args, tmp, valgrind=not args.native)
         unit = "thread CPU ns" if args.native else "instructions"
         print(
             f"{'native' if args.native else 'callgrind'}: {args.repetitions} repetitions x "
             f"{args.requests} requests per phase, {time.monotonic() - started:.0f} s"
             + (f", spanscope from {args.baseline}" if args.baseline else "")
+            + f"; spanscope's _populate_span: {populate or 'none'}"
         )
         print(report(_per_phase(phases, args.requests), db_spans, unit))
         if args.json:

@@ -95,7 +95,11 @@ def fingerprint(function: Callable[..., Any]) -> tuple[tuple[Any, ...], ...]:
 
 
 def _store(span: Any, span_attrs: dict[str, Any]) -> None:
-    """``span.set_attributes(span_attrs)``, without re-validating plain strings when provably equal."""
+    """``span.set_attributes(span_attrs)``, without re-validating plain strings when provably equal.
+
+    No lock: the span has only just started, on this thread, and no other
+    thread can reach it before it ends (the batch processor sees it at its end).
+    """
     if fast_path_applies(span, len(span_attrs)) and all(
         type(value) is str for value in span_attrs.values()
     ):
