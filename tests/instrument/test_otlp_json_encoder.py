@@ -181,3 +181,64 @@ def test_an_unhashable_attribute_value_is_still_encoded() -> None:
     value = ("a", ["b"])  # a tuple holding a list cannot be a cache key
 
     assert json.loads(key_values_json({"x": value})) == [{"key": "x", "value": any_value(value)}]
+
+
+def _enriched_queries(count: int, preset: dict[str, str] | None = None) -> list[Any]:
+    """DB spans of one N+1 loop, made into attributes by spanscope's enrichment, ended."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from spanscope.instrument.deferred import Enricher, EnrichingSpanExporter, Enrichment
+    from spanscope.instrument.processor import SpanCapture
+    from spanscope.instrument.query_params import ParamsHasher, current_params
+    from spanscope.instrument.relation_context import Relation, current_relation
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SpanCapture())
+    enricher = Enricher(Enrichment(ParamsHasher(b"key"), capture_params=False))
+    provider.add_span_processor(SimpleSpanProcessor(EnrichingSpanExporter(exporter, enricher)))
+    tracer = provider.get_tracer("opentelemetry.instrumentation.sqlite3")
+    relation = current_relation.set(
+        (Relation("inventory.Book.author", "forward_fk", "author"), None)
+    )
+    try:
+        for index in range(count):
+            token = current_params.set((index % 3,))
+            try:
+                span = tracer.start_span("SELECT", attributes=preset)
+                span.set_attribute("db.statement", "SELECT * FROM author WHERE id = %s")
+                span.end()
+            finally:
+                current_params.reset(token)
+    finally:
+        current_relation.reset(relation)
+    return list(exporter.get_finished_spans())
+
+
+def test_a_shared_attribute_group_is_encoded_as_its_pairs_would_be() -> None:
+    from spanscope.instrument.otlp_json import GROUP_ATTRIBUTE
+
+    spans = _enriched_queries(5)
+    assert all(GROUP_ATTRIBUTE in vars(s._attributes) for s in spans)
+    grouped = encode_line(spans)
+    for span in spans:
+        del vars(span._attributes)[GROUP_ATTRIBUTE]
+
+    assert grouped == encode_line(spans)
+    attributes = _spans(json.loads(grouped))[0]["attributes"]
+    assert [a["key"] for a in attributes][:3] == [
+        "db.statement",
+        "spanscope.layer",
+        "code.file.path",
+    ]
+
+
+def test_a_group_key_the_span_already_had_is_encoded_once() -> None:
+    # The application set code.function.name itself: spanscope's value replaces it in place.
+    spans = _enriched_queries(2, preset={"code.function.name": "mine"})
+
+    keys = [a["key"] for a in _spans(json.loads(encode_line(spans)))[0]["attributes"]]
+
+    assert sorted(keys) == sorted(set(keys))
+    assert set(keys) >= {"code.function.name", "code.file.path", "spanscope.orm.relation"}

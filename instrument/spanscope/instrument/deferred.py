@@ -54,6 +54,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, Spa
 from opentelemetry.util.types import AttributeValue
 from spanscope.instrument import attributes, query_params
 from spanscope.instrument.code_location import RawLocation, resolve
+from spanscope.instrument.otlp_json import GROUP_ATTRIBUTE
 from spanscope.instrument.relation_context import Relation
 
 _logger = logging.getLogger(__name__)
@@ -178,6 +179,8 @@ class Enrichment:
             target.update(group)
             if extra:
                 target.update(extra)
+            # Stored whole: spanscope's encoder writes the group's text once per group.
+            store.__dict__[GROUP_ATTRIBUTE] = group
             return
         _store_within_limit(store, target, group, extra)
 
