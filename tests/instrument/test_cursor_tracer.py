@@ -14,13 +14,18 @@ from typing import Any
 import pytest
 from child_python import run_python
 from opentelemetry.instrumentation.dbapi import CursorTracer
-from spanscope.instrument.cursor_tracer import _UPSTREAM_FINGERPRINT, fingerprint
+from spanscope.instrument.cursor_tracer import (
+    _UPSTREAM_FINGERPRINT,
+    _helpers_as_checked,
+    fingerprint,
+)
 
 
 def _expected_replacement() -> str:
     """The copy for the upstream code it was made from (0.66b1), a wrapper for any other."""
     upstream = getattr(CursorTracer._populate_span, "__wrapped__", CursorTracer._populate_span)
-    return "fast" if fingerprint(upstream) == _UPSTREAM_FINGERPRINT else "wrapper"
+    checked = fingerprint(upstream) == _UPSTREAM_FINGERPRINT
+    return "fast" if checked and _helpers_as_checked(upstream.__globals__) else "wrapper"
 
 
 _QUERIES = """

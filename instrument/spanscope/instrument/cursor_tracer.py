@@ -43,7 +43,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Literal
 
-from spanscope.instrument.span_attributes import attribute_store, fast_path_applies
+from opentelemetry.attributes import BoundedAttributes
 
 _logger = logging.getLogger(__name__)
 
@@ -94,33 +94,77 @@ def fingerprint(function: Callable[..., Any]) -> tuple[tuple[Any, ...], ...]:
     return (code.co_names, code.co_consts, code.co_varnames)
 
 
-def _store(span: Any, span_attrs: dict[str, Any]) -> None:
-    """``span.set_attributes(span_attrs)``, without re-validating plain strings when provably equal.
+# The semantic-convention helpers the copy replaces with the keys they write, and
+# their code as in 0.66b1: (co_names, co_consts, co_varnames).  The copy relies on
+# their value rules -- set_string_attribute skips a falsy value, _set_db_statement
+# a None statement -- which these fingerprints pin down.
+_HELPER_FINGERPRINTS = {
+    "_set_db_system": (
+        ("_report_old", "set_string_attribute", "DB_SYSTEM", "_report_new", "DB_SYSTEM_NAME"),
+        (None,),
+        ("result", "system", "sem_conv_opt_in_mode"),
+    ),
+    "_set_db_name": (
+        ("_report_old", "set_string_attribute", "DB_NAME", "_report_new", "DB_NAMESPACE"),
+        (None,),
+        ("result", "name", "sem_conv_opt_in_mode"),
+    ),
+    "_set_db_statement": (
+        ("_report_old", "DB_STATEMENT", "_report_new", "DB_QUERY_TEXT"),
+        (None,),
+        ("result", "statement", "sem_conv_opt_in_mode"),
+    ),
+    "set_string_attribute": ((), (None,), ("result", "key", "value")),
+}
 
-    No lock: the span has only just started, on this thread, and no other
-    thread can reach it before it ends (the batch processor sees it at its end).
-    """
-    if fast_path_applies(span, len(span_attrs)) and all(
-        type(value) is str for value in span_attrs.values()
-    ):
-        target = attribute_store(span)
-        if target.keys().isdisjoint(span_attrs):
-            target.update(span_attrs)
-            return
-    span.set_attributes(span_attrs)
+# Which attribute keys one semantic-convention mode writes: system, name, statement.
+ModeKeys = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+def _helpers_as_checked(upstream_globals: dict[str, Any]) -> bool:
+    """Whether the helpers ``_populate_span`` calls are the code the copy was made from."""
+    try:
+        helpers = {name: upstream_globals[name] for name in _HELPER_FINGERPRINTS if name[0] == "_"}
+        # set_string_attribute is called by the helpers, from their own module.
+        helpers["set_string_attribute"] = helpers["_set_db_system"].__globals__[
+            "set_string_attribute"
+        ]
+        return all(
+            fingerprint(helpers[name]) == expected
+            for name, expected in _HELPER_FINGERPRINTS.items()
+        )
+    except (KeyError, AttributeError):
+        return False
 
 
 def fast_populate_span(upstream: Callable[..., Any], leave_params: bool) -> Callable[..., Any]:
-    """Upstream's ``_populate_span`` statement for statement, with a faster store; see the module doc.
+    """Upstream's ``_populate_span``, made cheap; see the module doc.
 
-    ``upstream`` is the original, whose module globals provide the semantic
-    convention helpers, so the attribute names follow the same
-    ``OTEL_SEMCONV_STABILITY_OPT_IN`` mode as upstream's.
+    Per semantic-convention mode (``OTEL_SEMCONV_STABILITY_OPT_IN``, fixed per
+    integration), upstream's own helpers are asked once which keys they write, by
+    calling them on probe values; a query then writes its three values under those
+    keys, with the helpers' value rules, and stores them straight into the span's
+    attribute dict when the SDK's validation provably changes nothing (see
+    :func:`spanscope.instrument.span_attributes.fast_path_applies`; plain ``str``
+    values; no key already set), else through ``span.set_attributes``.  Nine
+    Python calls per query fewer than upstream's helpers and two locks fewer than
+    ``set_attributes``.
     """
     helpers = upstream.__globals__
     set_db_system = helpers["_set_db_system"]
     set_db_name = helpers["_set_db_name"]
     set_db_statement = helpers["_set_db_statement"]
+    mode_keys: dict[object, ModeKeys] = {}
+
+    def keys_of(mode: object) -> ModeKeys:
+        keys = []
+        for helper in (set_db_system, set_db_name, set_db_statement):
+            probe: dict[str, Any] = {}
+            helper(probe, "probe", mode)
+            keys.append(tuple(probe))
+        learned: ModeKeys = (keys[0], keys[1], keys[2])
+        mode_keys[mode] = learned
+        return learned
 
     @functools.wraps(upstream)
     def _populate_span(self: Any, span: Any, cursor: Any, *args: Any) -> None:
@@ -128,24 +172,48 @@ def fast_populate_span(upstream: Callable[..., Any], leave_params: bool) -> Call
             return
         statement = self.get_statement(cursor, args)
         integration = self._db_api_integration
-        sem_conv_mode = integration._sem_conv_opt_in_mode_db
+        mode = integration._sem_conv_opt_in_mode_db
+        system_keys, name_keys, statement_keys = mode_keys.get(mode) or keys_of(mode)
         span_attrs: dict[str, Any] = {}
-        set_db_system(span_attrs, integration.database_system, sem_conv_mode)
-        set_db_name(span_attrs, integration.database, sem_conv_mode)
-        set_db_statement(span_attrs, statement, sem_conv_mode)
-        _store(span, span_attrs)
+        system = integration.database_system
+        if system:  # set_string_attribute's rule
+            for key in system_keys:
+                span_attrs[key] = system
+        name = integration.database
+        if name:
+            for key in name_keys:
+                span_attrs[key] = name
+        if statement is not None:  # _set_db_statement's rule
+            for key in statement_keys:
+                span_attrs[key] = statement
+        # span_attributes.fast_path_applies, inline: two Python calls less per query.
+        store = getattr(span, "_attributes", None)
+        if (
+            type(store) is BoundedAttributes
+            and not store._immutable
+            and store.max_value_len is None
+            and type(store._dict) is dict
+            and (store.maxlen is None or len(store._dict) + len(span_attrs) <= store.maxlen)
+            and (not system or type(system) is str)
+            and (not name or type(name) is str)
+            and (statement is None or type(statement) is str)
+            and store._dict.keys().isdisjoint(span_attrs)
+        ):
+            store._dict.update(span_attrs)
+        else:
+            span.set_attributes(span_attrs)
         for attribute_key, attribute_value in integration.span_attributes.items():
             span.set_attribute(attribute_key, attribute_value)
         if integration.capture_parameters and len(args) > 1:
             span.set_attribute("db.statement.parameters", str(args[1]))
-        if leave_params:
+        if leave_params and store is not None:
             # try/except, not contextlib.suppress: free in 3.11 unless it raises,
             # where suppress is a context manager's two calls per query.
             try:  # noqa: SIM105
                 # Django passes no params argument for a query without them: None,
                 # as Django's own execute wrappers see it.
-                span._attributes._spanscope_params = args[1] if len(args) > 1 else None
-            except AttributeError:  # a recording span of another SDK: no hash
+                store._spanscope_params = args[1] if len(args) > 1 else None
+            except AttributeError:  # an attribute store of another SDK: no hash
                 pass
 
     return _populate_span
@@ -208,7 +276,9 @@ def install(leave_params: bool) -> Installed | None:
             _logger.debug("spanscope: unexpected CursorTracer._populate_span%s", parameters)
             return None
         replacement: Callable[..., Any]
-        if fingerprint(upstream) == _UPSTREAM_FINGERPRINT:
+        if fingerprint(upstream) == _UPSTREAM_FINGERPRINT and _helpers_as_checked(
+            upstream.__globals__
+        ):
             replacement, _installed = fast_populate_span(upstream, leave_params), "fast"
         elif leave_params:
             replacement, _installed = leaving_params(upstream), "wrapper"
