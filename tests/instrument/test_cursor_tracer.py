@@ -45,7 +45,10 @@ dbapi.wrap_connect(
     "opentelemetry.instrumentation.sqlite3", sqlite3, "connect", "sqlite",
     {{"database": "database"}}, tracer_provider=provider, capture_parameters={capture},
 )
-connection = sqlite3.connect(":memory:")
+class NamedConnection(sqlite3.Connection):
+    database = {database!r}  # read through the connection attributes mapping as db.name
+
+connection = sqlite3.connect(":memory:", factory=NamedConnection)
 
 def run():
     cursor = connection.cursor()
@@ -67,8 +70,10 @@ print(json.dumps({{"installed": installed, "upstream": upstream, "spanscope": sp
 """
 
 
-def _run(prepare: str = "", capture: bool = False, **env: str) -> dict[str, Any]:
-    code = _QUERIES.format(prepare=prepare, capture=capture)
+def _run(
+    prepare: str = "", capture: bool = False, database: str = "", **env: str
+) -> dict[str, Any]:
+    code = _QUERIES.format(prepare=prepare, capture=capture, database=database)
     out = run_python(code, ("OTEL_", "SPANSCOPE_"), **env).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
@@ -92,6 +97,14 @@ def test_db_spans_get_exactly_upstreams_attributes(env: dict[str, str]) -> None:
     assert result["installed"] == _expected_replacement()
     assert result["spanscope"] == result["upstream"]
     assert result["upstream"][3][1]  # the spans do carry attributes to compare
+
+
+@pytest.mark.parametrize("mode", ["", "database/dup"])
+def test_a_named_database_is_written_as_upstream_writes_it(mode: str) -> None:
+    result = _run(database="books", OTEL_SEMCONV_STABILITY_OPT_IN=mode)
+
+    assert result["spanscope"] == result["upstream"]
+    assert ("db.name", "books") in [tuple(kv) for kv in result["spanscope"][3][1]]
 
 
 def test_upstreams_own_parameter_capture_is_kept() -> None:
