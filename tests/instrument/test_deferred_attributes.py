@@ -67,6 +67,15 @@ def deferred(
     return SpanCapture(), EnrichingSpanExporter(exporter, Enricher(Enrichment(hasher, False)))
 
 
+def deferred_tracer(exporter: SpanExporter) -> Tracer:
+    """A DB instrumentation's tracer whose spans go through the deferred pipeline to ``exporter``."""
+    processor, enriching = deferred(exporter)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    provider.add_span_processor(SimpleSpanProcessor(enriching))
+    return provider.get_tracer("opentelemetry.instrumentation.sqlite3")
+
+
 def test_deferred_and_immediate_modes_give_the_same_attributes() -> None:
     immediate = InMemorySpanExporter()
     run_queries(
@@ -152,13 +161,10 @@ def test_parameters_published_by_the_fallback_execute_wrapper_are_hashed_too() -
     # Without the cursor-tracer hook, Django's execute wrapper publishes them
     # in a context variable that on_start reads.
     recorder = Recorder()
-    processor, exporter = deferred(recorder)
-    provider = TracerProvider()
-    provider.add_span_processor(processor)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = deferred_tracer(recorder)
     token = current_params.set((5,))
     try:
-        provider.get_tracer("opentelemetry.instrumentation.sqlite3").start_span("SELECT").end()
+        tracer.start_span("SELECT").end()
     finally:
         current_params.reset(token)
 
@@ -203,11 +209,7 @@ def select_here(tracer: Tracer) -> int:
 
 def test_spans_from_two_lines_of_one_function_each_get_their_line() -> None:
     recorder = Recorder()
-    processor, exporter = deferred(recorder)
-    provider = TracerProvider()
-    provider.add_span_processor(processor)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("opentelemetry.instrumentation.sqlite3")
+    tracer = deferred_tracer(recorder)
 
     lines = [select_here(tracer), select_here(tracer)]
     tracer.start_span("SELECT").end()
